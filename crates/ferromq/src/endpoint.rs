@@ -1,0 +1,156 @@
+//! Endpoint strings: `transport://address`.
+
+use crate::error::{Error, ErrorKind, Result};
+use std::fmt;
+
+/// A parsed endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    /// `tcp://host:port`; `host` may be `*`, an IPv4/IPv6 literal or a name.
+    Tcp { host: String, port: Port },
+}
+
+/// A tcp port, or "any" (`*` / 0) for an ephemeral one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Port {
+    Any,
+    Number(u16),
+}
+
+impl Endpoint {
+    pub(crate) fn parse(endpoint: &str) -> Result<Endpoint> {
+        let Some((scheme, address)) = endpoint.split_once("://") else {
+            return Err(Error::inval(format!(
+                "endpoint {endpoint:?} is not of the form transport://address"
+            )));
+        };
+        match scheme {
+            "tcp" => parse_tcp(endpoint, address),
+            "ipc" | "inproc" | "pgm" | "epgm" | "vmci" | "udp" | "ws" | "wss" | "tipc" | "norm" => {
+                Err(Error::new(
+                    ErrorKind::EPROTONOSUPPORT,
+                    format!("transport {scheme:?} is not supported (yet) in {endpoint:?}"),
+                ))
+            }
+            _ => Err(Error::new(
+                ErrorKind::EPROTONOSUPPORT,
+                format!("unknown transport {scheme:?} in {endpoint:?}"),
+            )),
+        }
+    }
+}
+
+fn parse_tcp(endpoint: &str, address: &str) -> Result<Endpoint> {
+    // A connect endpoint may name a source address first: "src;dest".
+    // Not supported yet; say so rather than mis-parse.
+    if address.contains(';') {
+        return Err(Error::inval(format!(
+            "source-address syntax in {endpoint:?} is not supported"
+        )));
+    }
+    let (host, port) = if let Some(rest) = address.strip_prefix('[') {
+        let Some((host, tail)) = rest.split_once(']') else {
+            return Err(Error::inval(format!(
+                "unterminated IPv6 literal in {endpoint:?}"
+            )));
+        };
+        let Some(port) = tail.strip_prefix(':') else {
+            return Err(Error::inval(format!("missing port in {endpoint:?}")));
+        };
+        if host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(Error::inval(format!(
+                "bad IPv6 address {host:?} in {endpoint:?}"
+            )));
+        }
+        (host, port)
+    } else {
+        let Some((host, port)) = address.rsplit_once(':') else {
+            return Err(Error::inval(format!(
+                "missing port in {endpoint:?} (expected tcp://host:port)"
+            )));
+        };
+        if host.contains(':') {
+            return Err(Error::inval(format!(
+                "IPv6 address must be in brackets in {endpoint:?}"
+            )));
+        }
+        (host, port)
+    };
+    if host.is_empty() {
+        return Err(Error::inval(format!("missing host in {endpoint:?}")));
+    }
+    let port = match port {
+        "*" | "0" => Port::Any,
+        p => match p.parse::<u16>() {
+            Ok(n) => Port::Number(n),
+            Err(_) => {
+                return Err(Error::inval(format!("bad port {p:?} in {endpoint:?}")));
+            }
+        },
+    };
+    Ok(Endpoint::Tcp {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Tcp { host, port } => {
+                let host_fmt = if host.contains(':') {
+                    format!("[{host}]")
+                } else {
+                    host.clone()
+                };
+                match port {
+                    Port::Any => write!(f, "tcp://{host_fmt}:*"),
+                    Port::Number(n) => write!(f, "tcp://{host_fmt}:{n}"),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_tcp_endpoints() {
+        for (s, host, port) in [
+            ("tcp://*:5555", "*", Port::Number(5555)),
+            ("tcp://0.0.0.0:5555", "0.0.0.0", Port::Number(5555)),
+            ("tcp://127.0.0.1:*", "127.0.0.1", Port::Any),
+            ("tcp://127.0.0.1:0", "127.0.0.1", Port::Any),
+            ("tcp://[::1]:5555", "::1", Port::Number(5555)),
+            ("tcp://localhost:5555", "localhost", Port::Number(5555)),
+        ] {
+            assert_eq!(
+                Endpoint::parse(s).unwrap(),
+                Endpoint::Tcp {
+                    host: host.into(),
+                    port
+                },
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_endpoints() {
+        for (s, kind) in [
+            ("tcp://127.0.0.1", ErrorKind::EINVAL),
+            ("tcp://:5555", ErrorKind::EINVAL),
+            ("tcp://127.0.0.1:99999", ErrorKind::EINVAL),
+            ("tcp://127.0.0.1:x", ErrorKind::EINVAL),
+            ("tcp://[::1:5555", ErrorKind::EINVAL),
+            ("tcp://[zz::1]:5555", ErrorKind::EINVAL),
+            ("tcp://::1:5555", ErrorKind::EINVAL),
+            ("127.0.0.1:5555", ErrorKind::EINVAL),
+            ("foo://bar", ErrorKind::EPROTONOSUPPORT),
+        ] {
+            assert_eq!(Endpoint::parse(s).unwrap_err().kind(), kind, "{s}");
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! The engine: one TCP stream driven through a ferromq-proto `Connection`,
+//! moving messages between the stream and the socket's pipes in batches.
+
+use super::EnginePipes;
+use crate::msg::Msg;
+use crate::options::Options;
+use crate::pipe::ReadState;
+use crate::socket::SocketLink;
+use ferromq_proto::{
+    Connection, ConnectionOptions, Event, LocalProperties, NullMechanism, PeerInfo,
+};
+use std::io::{IoSlice, Read, Write};
+use std::sync::Arc;
+
+/// Output is flushed to the kernel once this much is queued.
+const OUTPUT_BATCH: usize = 256 * 1024;
+/// Work done per wake-up before yielding to other engines.
+const ROUNDS_PER_SERVICE: usize = 16;
+
+/// Why an engine stopped.
+#[derive(Debug)]
+pub(crate) enum Closed {
+    /// The peer closed or the connection failed.
+    Disconnected(String),
+    /// The socket is gone and everything it queued was written.
+    Drained,
+}
+
+pub(crate) struct Engine {
+    pub(crate) stream: mio::net::TcpStream,
+    conn: Connection,
+    pub(crate) socket: Arc<SocketLink>,
+    /// Present once the handshake completed (bind side) or from the start
+    /// (connect side).
+    pub(crate) pipes: Option<EnginePipes>,
+    /// Waiting for the non-blocking connect to finish.
+    pub(crate) connecting: bool,
+    readable: bool,
+    writable: bool,
+    /// The socket's inbound pipe is at its HWM: stop reading.
+    input_blocked: bool,
+    /// Inbound message in progress (its first frame passed the HWM check).
+    mid_message_in: bool,
+    pub(crate) peer: Option<PeerInfo>,
+    /// The socket closed: finish writing what it queued, then stop.
+    pub(crate) draining: bool,
+}
+
+/// What the reactor must do after servicing an engine.
+pub(crate) enum Progress {
+    /// Nothing more until the next readiness event or wake.
+    Idle,
+    /// Work remains: service again soon (fairness cap was hit).
+    More,
+    /// The handshake just completed.
+    HandshakeDone(PeerInfo),
+}
+
+impl Engine {
+    pub(crate) fn new(
+        stream: mio::net::TcpStream,
+        socket: Arc<SocketLink>,
+        options: &Options,
+        pipes: Option<EnginePipes>,
+        connecting: bool,
+    ) -> Engine {
+        let local = LocalProperties {
+            socket_type: socket.socket_type,
+            identity: options.routing_id.clone(),
+            extra: Default::default(),
+        };
+        let conn = Connection::new(
+            Box::new(NullMechanism::new(local)),
+            ConnectionOptions {
+                max_frame_size: u64::try_from(options.maxmsgsize).ok(),
+            },
+        );
+        Engine {
+            stream,
+            conn,
+            socket,
+            pipes,
+            connecting,
+            readable: false,
+            writable: false,
+            input_blocked: false,
+            mid_message_in: false,
+            peer: None,
+            draining: false,
+        }
+    }
+
+    pub(crate) fn set_ready(&mut self, readable: bool, writable: bool) {
+        self.readable |= readable;
+        self.writable |= writable;
+    }
+
+    /// The pipe from the socket has something (or the inbound one has
+    /// room again).
+    pub(crate) fn unblock(&mut self) {
+        self.input_blocked = false;
+    }
+
+    /// Moves data both ways until nothing more can be done now.
+    pub(crate) fn service(&mut self, scratch: &mut [u8]) -> Result<Progress, Closed> {
+        for _ in 0..ROUNDS_PER_SERVICE {
+            let mut progressed = false;
+            if let Some(peer) = self.process_input()? {
+                // The caller attaches pipes, then services us again.
+                return Ok(Progress::HandshakeDone(peer));
+            }
+            if self.readable && !self.input_blocked {
+                progressed |= self.read_some(scratch)?;
+            }
+            progressed |= self.fill_output()?;
+            progressed |= self.write_some()?;
+            if self.draining && self.conn.output().is_empty() && self.socket_side_done() {
+                return Err(Closed::Drained);
+            }
+            if !progressed {
+                return Ok(Progress::Idle);
+            }
+        }
+        Ok(Progress::More)
+    }
+
+    fn socket_side_done(&mut self) -> bool {
+        match &mut self.pipes {
+            Some(p) => p.from_socket.is_closed(),
+            None => true,
+        }
+    }
+
+    fn read_some(&mut self, scratch: &mut [u8]) -> Result<bool, Closed> {
+        match self.stream.read(scratch) {
+            Ok(0) => Err(Closed::Disconnected("the peer closed the connection".into())),
+            Ok(n) => {
+                self.conn.recv_buf().extend_from_slice(&scratch[..n]);
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                self.readable = false;
+                Ok(false)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(true),
+            Err(e) => Err(Closed::Disconnected(format!("read failed: {e}"))),
+        }
+    }
+
+    /// Turns buffered input into pipe messages, stopping at the HWM.
+    /// Returns the peer's info when the handshake completes.
+    fn process_input(&mut self) -> Result<Option<PeerInfo>, Closed> {
+        loop {
+            if let Some(pipes) = &mut self.pipes {
+                if self.peer.is_some() && !self.mid_message_in && !pipes.to_socket.check_write() {
+                    self.input_blocked = true;
+                    pipes.to_socket.flush();
+                    return Ok(None);
+                }
+            }
+            let event = match self.conn.poll_event() {
+                Ok(Some(ev)) => ev,
+                Ok(None) => break,
+                Err(e) => {
+                    if let Some(p) = &mut self.pipes {
+                        p.to_socket.flush();
+                    }
+                    return Err(Closed::Disconnected(format!("protocol error: {e}")));
+                }
+            };
+            let msg = match event {
+                Event::HandshakeComplete(peer) => {
+                    self.peer = Some(peer.clone());
+                    return Ok(Some(peer));
+                }
+                Event::Message(frame) => {
+                    let more = frame.kind.more();
+                    Msg::from(frame.body).with_more(more)
+                }
+                Event::Subscribe(topic) => Msg::subscription(&topic, true),
+                Event::Cancel(topic) => Msg::subscription(&topic, false),
+                // Heartbeats (timers) come with connection lifecycle work;
+                // the PONG to a PING is already queued by the connection.
+                Event::Ping { .. } | Event::Pong { .. } | Event::Command(_) => continue,
+            };
+            self.mid_message_in = msg.more();
+            match &mut self.pipes {
+                Some(pipes) => pipes.to_socket.write(msg),
+                None => continue,
+            }
+        }
+        if let Some(p) = &mut self.pipes {
+            p.to_socket.flush();
+        }
+        Ok(None)
+    }
+
+    /// Pulls queued messages from the socket into the output batch.
+    fn fill_output(&mut self) -> Result<bool, Closed> {
+        if !self.conn.is_ready() {
+            return Ok(false);
+        }
+        let Some(pipes) = &mut self.pipes else {
+            return Ok(false);
+        };
+        let mut moved = false;
+        while self.conn.output().len() < OUTPUT_BATCH {
+            let msg = match pipes.from_socket.read() {
+                Ok(m) => m,
+                Err(ReadState::Empty | ReadState::Closed) => break,
+            };
+            moved = true;
+            let result = if msg.is_subscribe() || msg.is_cancel() {
+                self.conn.send_subscription(&msg, msg.is_subscribe())
+            } else if let Some(shared) = msg.shared() {
+                self.conn.send_message_shared(shared.clone(), msg.more())
+            } else {
+                self.conn.send_message(&msg, msg.more())
+            };
+            result.map_err(|e| Closed::Disconnected(format!("cannot encode: {e}")))?;
+        }
+        Ok(moved)
+    }
+
+    fn write_some(&mut self) -> Result<bool, Closed> {
+        if !self.writable || self.conn.output().is_empty() {
+            return Ok(false);
+        }
+        let out = self.conn.output();
+        let mut slices = [IoSlice::new(&[]); 64];
+        let n = out.io_slices(&mut slices);
+        match self.stream.write_vectored(&slices[..n]) {
+            Ok(0) => Err(Closed::Disconnected("the connection accepts no data".into())),
+            Ok(written) => {
+                out.advance(written);
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                self.writable = false;
+                Ok(false)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(true),
+            Err(e) => Err(Closed::Disconnected(format!("write failed: {e}"))),
+        }
+    }
+
+    /// Best effort: push out whatever is queued (an ERROR command telling
+    /// the peer why it is being dropped) before closing.
+    pub(crate) fn flush_before_close(&mut self) {
+        let out = self.conn.output();
+        if !out.is_empty() {
+            let chunk = out.first_chunk().to_vec();
+            let _ = self.stream.write(&chunk);
+        }
+    }
+
+    /// Takes the pipes back (connect side, to keep them across reconnects),
+    /// dropping the unfinished inbound message.
+    pub(crate) fn take_pipes(&mut self) -> Option<EnginePipes> {
+        let mut pipes = self.pipes.take()?;
+        // Frames of a message half-written to the dead connection: the rest
+        // must not start the next connection's stream.
+        pipes.from_socket.skip_partial();
+        pipes.to_socket.rollback();
+        pipes.to_socket.flush();
+        Some(pipes)
+    }
+}

@@ -1,0 +1,39 @@
+//! ferromq: ZeroMQ in Rust.
+//!
+//! Brokerless messaging sockets (REQ/REP, PUB/SUB, PUSH/PULL, DEALER/ROUTER,
+//! PAIR, XPUB/XSUB) carrying whole multipart messages over tcp, speaking
+//! ZMTP 3.1 and interoperating with libzmq 4.x peers.
+//!
+//! ```no_run
+//! use ferromq::{Context, SocketType};
+//! let ctx = Context::new();
+//! let server = ctx.socket(SocketType::Rep)?;
+//! server.bind("tcp://*:5555")?;
+//! loop {
+//!     let request = server.recv(0)?;
+//!     println!("got {:?}", request.as_str());
+//!     server.send("World", 0)?;
+//! }
+//! # Ok::<(), ferromq::Error>(())
+//! ```
+
+#![warn(missing_docs, unreachable_pub)]
+#![forbid(unsafe_code)]
+
+mod context;
+mod endpoint;
+mod error;
+mod io;
+mod mailbox;
+mod msg;
+mod options;
+mod pattern;
+mod pipe;
+mod socket;
+
+pub use context::Context;
+pub use error::{Error, ErrorKind, Result};
+pub use ferromq_proto::SocketType;
+pub use msg::{Msg, INLINE_CAPACITY};
+pub use options::{id as option, POLLIN, POLLOUT};
+pub use socket::{Socket, DONTWAIT, SNDMORE};

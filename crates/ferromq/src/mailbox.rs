@@ -1,0 +1,89 @@
+//! The socket's mailbox: commands from I/O threads (a pipe attached, a
+//! pipe gone) and wake-ups from pipes, with a blocking wait for the owning
+//! thread.
+
+use crate::pipe::Wake;
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+pub(crate) struct Mailbox<C> {
+    state: Mutex<State<C>>,
+    cond: Condvar,
+}
+
+struct State<C> {
+    signaled: bool,
+    commands: VecDeque<C>,
+}
+
+impl<C: Send> Mailbox<C> {
+    pub(crate) fn new() -> Mailbox<C> {
+        Mailbox {
+            state: Mutex::new(State {
+                signaled: false,
+                commands: VecDeque::new(),
+            }),
+            cond: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<C>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a command and wakes the owner.
+    pub(crate) fn send(&self, command: C) {
+        let mut st = self.lock();
+        st.commands.push_back(command);
+        st.signaled = true;
+        drop(st);
+        self.cond.notify_one();
+    }
+
+    /// Takes all queued commands.
+    pub(crate) fn take_commands(&self) -> VecDeque<C> {
+        std::mem::take(&mut self.lock().commands)
+    }
+
+    /// Waits until woken (or `deadline`); returns false on timeout. A wake
+    /// that happened since the last wait returns at once, so no wake-up is
+    /// ever missed between checking a pipe and waiting.
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> bool {
+        let mut st = self.lock();
+        while !st.signaled {
+            match deadline {
+                None => st = self.cond.wait(st).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    st = self
+                        .cond
+                        .wait_timeout(st, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+        st.signaled = false;
+        true
+    }
+
+    /// Clears a pending wake without waiting.
+    pub(crate) fn clear(&self) {
+        self.lock().signaled = false;
+    }
+}
+
+impl<C: Send> Wake for Mailbox<C> {
+    fn wake(&self) {
+        let mut st = self.lock();
+        if !st.signaled {
+            st.signaled = true;
+            drop(st);
+            self.cond.notify_one();
+        }
+    }
+}

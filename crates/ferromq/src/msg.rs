@@ -1,0 +1,296 @@
+//! `Msg`: one message frame.
+
+use bytes::Bytes;
+use std::fmt;
+use std::ops::Deref;
+
+/// Bodies up to this many bytes are stored inside the `Msg` itself.
+pub const INLINE_CAPACITY: usize = 30;
+
+#[derive(Clone)]
+enum Body {
+    Inline { len: u8, buf: [u8; INLINE_CAPACITY] },
+    Shared(Bytes),
+}
+
+/// One frame of a message. Small bodies live inline (no allocation); larger
+/// ones are a shared [`Bytes`], so sending a `Bytes` and receiving into one
+/// never copies, and cloning for fan-out (PUB) is a reference-count bump.
+///
+/// ```
+/// use ferromq::Msg;
+/// let small = Msg::from("hello");
+/// assert_eq!(&small[..], b"hello");
+/// let big = Msg::from(vec![7u8; 4096]);
+/// let copy = big.clone(); // shares the buffer
+/// assert_eq!(copy.len(), 4096);
+/// ```
+#[derive(Clone)]
+pub struct Msg {
+    body: Body,
+    flags: u8,
+}
+
+const MORE: u8 = 1;
+/// Internal: a subscription travelling from SUB/XSUB to an engine, or from
+/// an engine to PUB/XPUB (a ZMTP 3.1 SUBSCRIBE command).
+const SUBSCRIBE: u8 = 2;
+/// Internal: a subscription cancel (a ZMTP 3.1 CANCEL command).
+const CANCEL: u8 = 4;
+
+impl Msg {
+    /// An empty frame.
+    pub const fn new() -> Msg {
+        Msg {
+            body: Body::Inline {
+                len: 0,
+                buf: [0; INLINE_CAPACITY],
+            },
+            flags: 0,
+        }
+    }
+
+    /// A frame holding a copy of `data` (inline when small).
+    #[inline]
+    pub fn copy_from_slice(data: &[u8]) -> Msg {
+        if data.len() <= INLINE_CAPACITY {
+            let mut buf = [0u8; INLINE_CAPACITY];
+            buf[..data.len()].copy_from_slice(data);
+            Msg {
+                body: Body::Inline {
+                    len: data.len() as u8,
+                    buf,
+                },
+                flags: 0,
+            }
+        } else {
+            Msg {
+                body: Body::Shared(Bytes::copy_from_slice(data)),
+                flags: 0,
+            }
+        }
+    }
+
+    /// A frame whose body is `owner`'s bytes, without copying them; `owner`
+    /// is dropped (its "free" runs) when the last clone of the frame goes
+    /// away, on whatever thread that happens. This is how a foreign buffer
+    /// with a free callback becomes a `Msg`.
+    pub fn from_owner<T>(owner: T) -> Msg
+    where
+        T: AsRef<[u8]> + Send + 'static,
+    {
+        Msg::from(Bytes::from_owner(owner))
+    }
+
+    /// Whether more frames of the same message follow (set on received
+    /// frames; on send, [`crate::SNDMORE`] decides).
+    #[inline]
+    pub fn more(&self) -> bool {
+        self.flags & MORE != 0
+    }
+
+    /// Sets the MORE flag.
+    #[inline]
+    pub fn set_more(&mut self, more: bool) {
+        if more {
+            self.flags |= MORE;
+        } else {
+            self.flags &= !MORE;
+        }
+    }
+
+    /// Builder form of [`set_more`](Msg::set_more).
+    #[inline]
+    pub fn with_more(mut self, more: bool) -> Msg {
+        self.set_more(more);
+        self
+    }
+
+    /// A subscription (`subscribe`) or cancel for `topic`, as it travels
+    /// between SUB/XSUB sockets and engines.
+    pub(crate) fn subscription(topic: &[u8], subscribe: bool) -> Msg {
+        let mut msg = Msg::copy_from_slice(topic);
+        msg.flags = if subscribe { SUBSCRIBE } else { CANCEL };
+        msg
+    }
+
+    /// True for a subscription made with [`Msg::subscription`].
+    pub(crate) fn is_subscribe(&self) -> bool {
+        self.flags & SUBSCRIBE != 0
+    }
+
+    /// True for a cancel made with [`Msg::subscription`].
+    pub(crate) fn is_cancel(&self) -> bool {
+        self.flags & CANCEL != 0
+    }
+
+    /// The body.
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        match &self.body {
+            Body::Inline { len, buf } => &buf[..usize::from(*len)],
+            Body::Shared(b) => b,
+        }
+    }
+
+    /// The body as `Bytes` (free for large frames, a small copy for inline ones).
+    pub fn into_bytes(self) -> Bytes {
+        match self.body {
+            Body::Inline { len, buf } => Bytes::copy_from_slice(&buf[..usize::from(len)]),
+            Body::Shared(b) => b,
+        }
+    }
+
+    /// The body as `Bytes` if it is stored shared, for zero-copy writes.
+    #[inline]
+    pub(crate) fn shared(&self) -> Option<&Bytes> {
+        match &self.body {
+            Body::Shared(b) => Some(b),
+            Body::Inline { .. } => None,
+        }
+    }
+
+    /// The body as text, if it is UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(self.as_slice()).ok()
+    }
+}
+
+impl Default for Msg {
+    fn default() -> Msg {
+        Msg::new()
+    }
+}
+
+impl Deref for Msg {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl AsRef<[u8]> for Msg {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for Msg {
+    fn eq(&self, other: &Msg) -> bool {
+        self.flags == other.flags && self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Msg {}
+
+impl fmt::Debug for Msg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let body = self.as_slice();
+        let shown = &body[..body.len().min(64)];
+        write!(f, "Msg({} bytes{}, ", body.len(), if self.more() { ", more" } else { "" })?;
+        match std::str::from_utf8(shown) {
+            Ok(s) => write!(f, "{s:?}")?,
+            Err(_) => write!(f, "{shown:02x?}")?,
+        }
+        if body.len() > shown.len() {
+            f.write_str("...")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl From<Bytes> for Msg {
+    #[inline]
+    fn from(b: Bytes) -> Msg {
+        if b.len() <= INLINE_CAPACITY {
+            Msg::copy_from_slice(&b)
+        } else {
+            Msg {
+                body: Body::Shared(b),
+                flags: 0,
+            }
+        }
+    }
+}
+
+impl From<Vec<u8>> for Msg {
+    fn from(v: Vec<u8>) -> Msg {
+        Msg::from(Bytes::from(v))
+    }
+}
+
+impl From<&[u8]> for Msg {
+    fn from(s: &[u8]) -> Msg {
+        Msg::copy_from_slice(s)
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for Msg {
+    fn from(s: &[u8; N]) -> Msg {
+        Msg::copy_from_slice(s)
+    }
+}
+
+impl From<&str> for Msg {
+    fn from(s: &str) -> Msg {
+        Msg::copy_from_slice(s.as_bytes())
+    }
+}
+
+impl From<String> for Msg {
+    fn from(s: String) -> Msg {
+        Msg::from(s.into_bytes())
+    }
+}
+
+impl From<&String> for Msg {
+    fn from(s: &String) -> Msg {
+        Msg::copy_from_slice(s.as_bytes())
+    }
+}
+
+impl From<&Msg> for Msg {
+    fn from(m: &Msg) -> Msg {
+        m.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn inline_boundary() {
+        let at = Msg::from(vec![1u8; INLINE_CAPACITY]);
+        assert!(at.shared().is_none());
+        let over = Msg::from(vec![1u8; INLINE_CAPACITY + 1]);
+        assert!(over.shared().is_some());
+        assert_eq!(over.len(), INLINE_CAPACITY + 1);
+    }
+
+    #[test]
+    fn owner_is_dropped_once_after_last_clone() {
+        struct Foreign(Vec<u8>, Arc<AtomicUsize>);
+        impl AsRef<[u8]> for Foreign {
+            fn as_ref(&self) -> &[u8] {
+                &self.0
+            }
+        }
+        impl Drop for Foreign {
+            fn drop(&mut self) {
+                self.1.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let freed = Arc::new(AtomicUsize::new(0));
+        let msg = Msg::from_owner(Foreign(vec![9; 100], freed.clone()));
+        let clone = msg.clone();
+        drop(msg);
+        assert_eq!(freed.load(Ordering::SeqCst), 0);
+        let handle = std::thread::spawn(move || drop(clone));
+        handle.join().unwrap();
+        assert_eq!(freed.load(Ordering::SeqCst), 1);
+    }
+}

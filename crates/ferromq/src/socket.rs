@@ -1,0 +1,635 @@
+//! `Socket`: what every socket type shares — options, pipes, blocking
+//! send/recv with timeouts, bind/connect, close with linger.
+
+use crate::context::CtxShared;
+use crate::endpoint::Endpoint;
+use crate::error::{Error, ErrorKind, Result};
+use crate::io::{EndpointId, EnginePipes, IoCmd};
+use crate::mailbox::Mailbox;
+use crate::msg::Msg;
+use crate::options::{self, id, Options};
+use crate::pattern::{new_pattern, Pattern, PipeId, PipeSet, SendError, SocketPipe};
+use crate::pipe::{self, Waker};
+use bytes::Bytes;
+use ferromq_proto::SocketType;
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Send/recv flag: fail with `EAGAIN` instead of blocking.
+pub const DONTWAIT: i32 = 1;
+/// Send flag: more frames of this message follow.
+pub const SNDMORE: i32 = 2;
+
+/// Commands an I/O thread sends to a socket.
+pub(crate) enum SocketCmd {
+    /// A bound endpoint accepted a connection whose handshake completed.
+    Attach { id: PipeId, pipe: SocketPipe },
+    /// The peer behind a connect-side pipe completed a handshake.
+    PeerReady {
+        id: PipeId,
+        routing_id: Bytes,
+        reconnected: bool,
+    },
+    /// A bind-side connection ended: its pipe is gone.
+    Detach { id: PipeId },
+}
+
+/// What the I/O threads know of a socket.
+pub(crate) struct SocketLink {
+    pub(crate) id: u64,
+    pub(crate) socket_type: SocketType,
+    pub(crate) mailbox: Arc<Mailbox<SocketCmd>>,
+}
+
+impl SocketLink {
+    pub(crate) fn waker(&self) -> Waker {
+        self.mailbox.clone()
+    }
+}
+
+enum EndpointKind {
+    Bound,
+    Connected { pipe: PipeId },
+}
+
+struct EndpointRecord {
+    /// As the user gave it.
+    given: String,
+    /// As resolved (LAST_ENDPOINT form).
+    resolved: String,
+    id: EndpointId,
+    io: usize,
+    kind: EndpointKind,
+}
+
+struct Inner {
+    ctx: Arc<CtxShared>,
+    link: Arc<SocketLink>,
+    options: Options,
+    pattern: Box<dyn Pattern>,
+    pipes: PipeSet,
+    rcvmore: bool,
+    last_endpoint: String,
+    endpoints: Vec<EndpointRecord>,
+    /// I/O threads this socket has handed work to (told when it closes).
+    io_used: Vec<usize>,
+}
+
+/// A ZeroMQ socket. Created by [`Context::socket`](crate::Context::socket).
+///
+/// A socket belongs to one thread at a time: it is `Send` (move it to
+/// another thread) but not `Sync`.
+///
+/// ```
+/// use ferromq::{Context, SocketType};
+/// let ctx = Context::new();
+/// let pull = ctx.socket(SocketType::Pull)?;
+/// pull.bind("tcp://127.0.0.1:*")?;
+/// let push = ctx.socket(SocketType::Push)?;
+/// push.connect(&pull.last_endpoint()?)?;
+/// push.send_multipart(["job", "42"], 0)?;
+/// let parts = pull.recv_multipart(0)?;
+/// assert_eq!(parts, vec![b"job".to_vec(), b"42".to_vec()]);
+/// # Ok::<(), ferromq::Error>(())
+/// ```
+pub struct Socket {
+    inner: RefCell<Inner>,
+}
+
+fn deadline(timeout_ms: i32, flags: i32) -> Option<Option<Instant>> {
+    // None = do not wait at all; Some(None) = wait forever.
+    if flags & DONTWAIT != 0 || timeout_ms == 0 {
+        None
+    } else if timeout_ms < 0 {
+        Some(None)
+    } else {
+        Some(Some(
+            Instant::now() + Duration::from_millis(timeout_ms as u64),
+        ))
+    }
+}
+
+impl Socket {
+    pub(crate) fn new(ctx: Arc<CtxShared>, socket_type: SocketType) -> Result<Socket> {
+        let pattern = new_pattern(socket_type)?;
+        let link = Arc::new(SocketLink {
+            id: ctx.next_id(),
+            socket_type,
+            mailbox: Arc::new(Mailbox::new()),
+        });
+        ctx.register_socket(link.clone())?;
+        Ok(Socket {
+            inner: RefCell::new(Inner {
+                ctx,
+                link,
+                options: Options::default(),
+                pattern,
+                pipes: PipeSet::default(),
+                rcvmore: false,
+                last_endpoint: String::new(),
+                endpoints: Vec::new(),
+                io_used: Vec::new(),
+            }),
+        })
+    }
+
+    /// The socket type.
+    pub fn socket_type(&self) -> SocketType {
+        self.inner.borrow().link.socket_type
+    }
+
+    /// Accepts connections on `endpoint` (`tcp://interface:port`, port `*`
+    /// or 0 for an ephemeral one; see [`last_endpoint`](Socket::last_endpoint)).
+    pub fn bind(&self, endpoint: &str) -> Result<()> {
+        let mut inner = self.inner.borrow_mut();
+        inner.check_term()?;
+        let parsed = Endpoint::parse(endpoint)?;
+        let listener = crate::io::tcp::bind(&parsed, &inner.options)?;
+        let resolved = crate::io::tcp::listener_endpoint(&listener)?;
+        let id = inner.ctx.next_id();
+        let io = inner.ctx.choose_io();
+        inner.ctx.io(io).send(IoCmd::Bind {
+            id,
+            socket: inner.link.clone(),
+            options: inner.options.clone(),
+            listener,
+        });
+        inner.note_io(io);
+        inner.last_endpoint = resolved.clone();
+        inner.endpoints.push(EndpointRecord {
+            given: endpoint.to_owned(),
+            resolved,
+            id,
+            io,
+            kind: EndpointKind::Bound,
+        });
+        Ok(())
+    }
+
+    /// Connects to `endpoint`. Returns at once: the connection is made (and
+    /// remade after failures) in the background, and messages sent
+    /// meanwhile are queued up to the high-water mark.
+    pub fn connect(&self, endpoint: &str) -> Result<()> {
+        let mut inner = self.inner.borrow_mut();
+        inner.check_term()?;
+        let parsed = Endpoint::parse(endpoint)?;
+        let Endpoint::Tcp { host, port } = parsed;
+        let crate::endpoint::Port::Number(port) = port else {
+            return Err(Error::inval(format!(
+                "cannot connect to a wildcard port in {endpoint:?}"
+            )));
+        };
+        if host == "*" {
+            return Err(Error::inval(format!(
+                "cannot connect to a wildcard host in {endpoint:?}"
+            )));
+        }
+        let io = inner.ctx.choose_io();
+        let pipe_id = inner.ctx.next_id();
+        let (engine_pipes, socket_pipe) = inner.pipe_pair();
+        let id = inner.ctx.next_id();
+        inner.pipes.insert(pipe_id, socket_pipe);
+        let Inner { pattern, pipes, .. } = &mut *inner;
+        pattern.attach(pipe_id, pipes);
+        inner.ctx.io(io).send(IoCmd::Connect {
+            id,
+            socket: inner.link.clone(),
+            options: inner.options.clone(),
+            host,
+            port,
+            pipe_id,
+            pipes: engine_pipes,
+        });
+        inner.note_io(io);
+        inner.last_endpoint = endpoint.to_owned();
+        inner.endpoints.push(EndpointRecord {
+            given: endpoint.to_owned(),
+            resolved: endpoint.to_owned(),
+            id,
+            io,
+            kind: EndpointKind::Connected { pipe: pipe_id },
+        });
+        Ok(())
+    }
+
+    /// Stops accepting on an endpoint given to [`bind`](Socket::bind) (as
+    /// given, or as [`last_endpoint`](Socket::last_endpoint) reported it)
+    /// and closes the connections accepted through it.
+    pub fn unbind(&self, endpoint: &str) -> Result<()> {
+        self.remove_endpoint(endpoint, true)
+    }
+
+    /// Stops connecting to an endpoint given to [`connect`](Socket::connect)
+    /// and closes that connection.
+    pub fn disconnect(&self, endpoint: &str) -> Result<()> {
+        self.remove_endpoint(endpoint, false)
+    }
+
+    fn remove_endpoint(&self, endpoint: &str, bound: bool) -> Result<()> {
+        let mut inner = self.inner.borrow_mut();
+        inner.check_term()?;
+        let Some(pos) = inner.endpoints.iter().position(|e| {
+            matches!(e.kind, EndpointKind::Bound) == bound
+                && (e.given == endpoint || e.resolved == endpoint)
+        }) else {
+            Endpoint::parse(endpoint)?;
+            return Err(Error::new(
+                ErrorKind::ENOENT,
+                format!(
+                    "{endpoint:?} is not {} this socket",
+                    if bound { "bound on" } else { "connected from" }
+                ),
+            ));
+        };
+        let record = inner.endpoints.remove(pos);
+        if let EndpointKind::Connected { pipe } = record.kind {
+            if inner.pipes.remove(pipe).is_some() {
+                inner.pattern.detach(pipe);
+            }
+        }
+        let cmd = if bound {
+            IoCmd::Unbind { id: record.id }
+        } else {
+            IoCmd::Disconnect { id: record.id }
+        };
+        inner.ctx.io(record.io).send(cmd);
+        Ok(())
+    }
+
+    /// Sends one frame; `flags` may hold [`SNDMORE`] and [`DONTWAIT`].
+    /// Blocks while no peer can take it (up to SNDTIMEO), unless DONTWAIT.
+    pub fn send(&self, data: impl Into<Msg>, flags: i32) -> Result<()> {
+        self.send_msg(data.into(), flags)
+    }
+
+    /// Sends one [`Msg`] (see [`send`](Socket::send)).
+    pub fn send_msg(&self, mut msg: Msg, flags: i32) -> Result<()> {
+        let mut inner = self.inner.borrow_mut();
+        inner.check_term()?;
+        msg.set_more(flags & SNDMORE != 0);
+        inner.process_commands();
+        let wait = deadline(inner.options.sndtimeo, flags);
+        loop {
+            let Inner { pattern, pipes, .. } = &mut *inner;
+            match pattern.send(msg, pipes) {
+                Ok(()) => return Ok(()),
+                Err(SendError { error, msg: back }) => {
+                    if error.kind() != ErrorKind::EAGAIN {
+                        return Err(error);
+                    }
+                    let Some(until) = wait else { return Err(error) };
+                    msg = back;
+                    inner.wait(until, "send timed out (SNDTIMEO)")?;
+                }
+            }
+        }
+    }
+
+    /// Sends every part as one multipart message.
+    pub fn send_multipart<I, T>(&self, parts: I, flags: i32) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<Msg>,
+    {
+        let mut parts = parts.into_iter().peekable();
+        if parts.peek().is_none() {
+            return Err(Error::inval("a message needs at least one part"));
+        }
+        while let Some(part) = parts.next() {
+            let more = if parts.peek().is_some() { SNDMORE } else { 0 };
+            self.send_msg(part.into(), (flags & !SNDMORE) | more)?;
+        }
+        Ok(())
+    }
+
+    /// Receives one frame. Blocks until one arrives (up to RCVTIMEO), unless
+    /// [`DONTWAIT`]. [`Msg::more`] (or [`get_rcvmore`](Socket::get_rcvmore))
+    /// tells whether more frames of the message follow.
+    pub fn recv(&self, flags: i32) -> Result<Msg> {
+        let mut inner = self.inner.borrow_mut();
+        inner.check_term()?;
+        inner.process_commands();
+        let wait = deadline(inner.options.rcvtimeo, flags);
+        loop {
+            let Inner { pattern, pipes, .. } = &mut *inner;
+            match pattern.recv(pipes) {
+                Ok(msg) => {
+                    inner.rcvmore = msg.more();
+                    return Ok(msg);
+                }
+                Err(error) => {
+                    if error.kind() != ErrorKind::EAGAIN {
+                        return Err(error);
+                    }
+                    let Some(until) = wait else { return Err(error) };
+                    inner.wait(until, "receive timed out (RCVTIMEO)")?;
+                }
+            }
+        }
+    }
+
+    /// Receives a whole multipart message, as byte vectors.
+    pub fn recv_multipart(&self, flags: i32) -> Result<Vec<Vec<u8>>> {
+        Ok(self
+            .recv_multipart_msgs(flags)?
+            .into_iter()
+            .map(|m| m.to_vec())
+            .collect())
+    }
+
+    /// Receives a whole multipart message, as frames (no copies).
+    pub fn recv_multipart_msgs(&self, flags: i32) -> Result<Vec<Msg>> {
+        let mut parts = vec![self.recv(flags)?];
+        // The rest of a message is already here: frames arrive whole.
+        while parts.last().is_some_and(Msg::more) {
+            parts.push(self.recv(flags & !DONTWAIT)?);
+        }
+        Ok(parts)
+    }
+
+    /// Whether the last frame received had more frames following.
+    pub fn get_rcvmore(&self) -> Result<bool> {
+        Ok(self.inner.borrow().rcvmore)
+    }
+
+    /// The endpoint last bound or connected; for a bind to port `*`, the
+    /// real port (`tcp://127.0.0.1:41234`).
+    pub fn last_endpoint(&self) -> Result<String> {
+        Ok(self.inner.borrow().last_endpoint.clone())
+    }
+
+    /// [`POLLIN`](crate::POLLIN) | [`POLLOUT`](crate::POLLOUT) readiness
+    /// (ZMQ_EVENTS).
+    pub fn events(&self) -> Result<i32> {
+        let mut inner = self.inner.borrow_mut();
+        inner.check_term()?;
+        inner.process_commands();
+        let Inner { pattern, pipes, .. } = &mut *inner;
+        let mut events = 0;
+        if pattern.has_in(pipes) {
+            events |= options::POLLIN;
+        }
+        if pattern.has_out(pipes) {
+            events |= options::POLLOUT;
+        }
+        Ok(events)
+    }
+
+    /// Sets an option by its libzmq number and raw value (ints are 4 bytes
+    /// native-endian, MAXMSGSIZE 8 bytes). A wrong size or value is EINVAL.
+    pub fn set_option_raw(&self, option: i32, value: &[u8]) -> Result<()> {
+        let mut inner = self.inner.borrow_mut();
+        inner.check_term()?;
+        if inner.options.set_raw(option, value)? {
+            return Ok(());
+        }
+        inner.process_commands();
+        let Inner { pattern, pipes, .. } = &mut *inner;
+        if pattern.set_option(option, value, pipes)? {
+            return Ok(());
+        }
+        Err(Error::inval(format!(
+            "option {option} is not supported by {} sockets",
+            inner.link.socket_type
+        )))
+    }
+
+    /// Reads an option by its libzmq number, in its raw encoding.
+    pub fn get_option_raw(&self, option: i32) -> Result<Vec<u8>> {
+        if option == id::EVENTS {
+            return Ok(self.events()?.to_ne_bytes().to_vec());
+        }
+        let inner = self.inner.borrow();
+        let int = |v: i32| Ok(v.to_ne_bytes().to_vec());
+        match option {
+            id::TYPE => return int(inner.link.socket_type.to_raw()),
+            id::RCVMORE => return int(i32::from(inner.rcvmore)),
+            id::LAST_ENDPOINT => {
+                let mut v = inner.last_endpoint.clone().into_bytes();
+                v.push(0);
+                return Ok(v);
+            }
+            _ => {}
+        }
+        if let Some(v) = inner.options.get_raw(option) {
+            return Ok(v);
+        }
+        inner.pattern.get_option(option).ok_or_else(|| {
+            Error::inval(format!(
+                "option {option} is not supported by {} sockets",
+                inner.link.socket_type
+            ))
+        })
+    }
+
+    fn set_int(&self, option: i32, value: i32) -> Result<()> {
+        self.set_option_raw(option, &value.to_ne_bytes())
+    }
+
+    fn get_int(&self, option: i32) -> Result<i32> {
+        let raw = self.get_option_raw(option)?;
+        options::int_value(option, &raw)
+    }
+
+    /// SNDHWM: most whole messages queued per peer for sending (0 = no limit).
+    pub fn set_sndhwm(&self, value: i32) -> Result<()> {
+        self.set_int(id::SNDHWM, value)
+    }
+    /// See [`set_sndhwm`](Socket::set_sndhwm).
+    pub fn sndhwm(&self) -> Result<i32> {
+        self.get_int(id::SNDHWM)
+    }
+    /// RCVHWM: most whole messages queued per peer on receipt (0 = no limit).
+    pub fn set_rcvhwm(&self, value: i32) -> Result<()> {
+        self.set_int(id::RCVHWM, value)
+    }
+    /// See [`set_rcvhwm`](Socket::set_rcvhwm).
+    pub fn rcvhwm(&self) -> Result<i32> {
+        self.get_int(id::RCVHWM)
+    }
+    /// LINGER in ms: how long close waits for queued messages to leave
+    /// (-1 forever, the default; 0 discard at once).
+    pub fn set_linger(&self, value: i32) -> Result<()> {
+        self.set_int(id::LINGER, value)
+    }
+    /// See [`set_linger`](Socket::set_linger).
+    pub fn linger(&self) -> Result<i32> {
+        self.get_int(id::LINGER)
+    }
+    /// RCVTIMEO in ms (-1 block forever, 0 never block).
+    pub fn set_rcvtimeo(&self, value: i32) -> Result<()> {
+        self.set_int(id::RCVTIMEO, value)
+    }
+    /// See [`set_rcvtimeo`](Socket::set_rcvtimeo).
+    pub fn rcvtimeo(&self) -> Result<i32> {
+        self.get_int(id::RCVTIMEO)
+    }
+    /// SNDTIMEO in ms (-1 block forever, 0 never block).
+    pub fn set_sndtimeo(&self, value: i32) -> Result<()> {
+        self.set_int(id::SNDTIMEO, value)
+    }
+    /// See [`set_sndtimeo`](Socket::set_sndtimeo).
+    pub fn sndtimeo(&self) -> Result<i32> {
+        self.get_int(id::SNDTIMEO)
+    }
+    /// ROUTING_ID announced to peers (1-255 bytes, not starting with 0).
+    pub fn set_routing_id(&self, value: &[u8]) -> Result<()> {
+        self.set_option_raw(id::ROUTING_ID, value)
+    }
+    /// See [`set_routing_id`](Socket::set_routing_id).
+    pub fn routing_id(&self) -> Result<Vec<u8>> {
+        self.get_option_raw(id::ROUTING_ID)
+    }
+    /// SUB/XSUB: subscribe to messages starting with `prefix` ("" = all).
+    pub fn set_subscribe(&self, prefix: &[u8]) -> Result<()> {
+        self.set_option_raw(id::SUBSCRIBE, prefix)
+    }
+    /// SUB/XSUB: cancel one subscription to `prefix`.
+    pub fn set_unsubscribe(&self, prefix: &[u8]) -> Result<()> {
+        self.set_option_raw(id::UNSUBSCRIBE, prefix)
+    }
+    /// RECONNECT_IVL in ms (-1 = never reconnect).
+    pub fn set_reconnect_ivl(&self, value: i32) -> Result<()> {
+        self.set_int(id::RECONNECT_IVL, value)
+    }
+    /// RECONNECT_IVL_MAX in ms (0 = no exponential back-off).
+    pub fn set_reconnect_ivl_max(&self, value: i32) -> Result<()> {
+        self.set_int(id::RECONNECT_IVL_MAX, value)
+    }
+    /// MAXMSGSIZE: largest frame accepted from a peer (-1 = no limit); a peer
+    /// sending more is disconnected.
+    pub fn set_maxmsgsize(&self, value: i64) -> Result<()> {
+        self.set_option_raw(id::MAXMSGSIZE, &value.to_ne_bytes())
+    }
+    /// ROUTER: fail unroutable sends with EHOSTUNREACH instead of dropping.
+    pub fn set_router_mandatory(&self, value: bool) -> Result<()> {
+        self.set_int(id::ROUTER_MANDATORY, i32::from(value))
+    }
+    /// SNDBUF: kernel send buffer size in bytes (-1 = OS default).
+    pub fn set_sndbuf(&self, value: i32) -> Result<()> {
+        self.set_int(id::SNDBUF, value)
+    }
+    /// RCVBUF: kernel receive buffer size in bytes (-1 = OS default).
+    pub fn set_rcvbuf(&self, value: i32) -> Result<()> {
+        self.set_int(id::RCVBUF, value)
+    }
+    /// BACKLOG: pending-connection queue length of bound endpoints.
+    pub fn set_backlog(&self, value: i32) -> Result<()> {
+        self.set_int(id::BACKLOG, value)
+    }
+    /// IPV6: allow IPv6 (binding `*` then listens on both stacks).
+    pub fn set_ipv6(&self, value: bool) -> Result<()> {
+        self.set_int(id::IPV6, i32::from(value))
+    }
+    /// XPUB_VERBOSE: pass every subscription up, not only new ones.
+    pub fn set_xpub_verbose(&self, value: bool) -> Result<()> {
+        self.set_int(id::XPUB_VERBOSE, i32::from(value))
+    }
+
+    /// Closes the socket (same as dropping it): queued messages keep
+    /// leaving for up to LINGER.
+    pub fn close(self) {}
+}
+
+impl Inner {
+    fn check_term(&self) -> Result<()> {
+        if self.ctx.is_terminated() {
+            return Err(Error::term());
+        }
+        Ok(())
+    }
+
+    fn note_io(&mut self, io: usize) {
+        if !self.io_used.contains(&io) {
+            self.io_used.push(io);
+        }
+    }
+
+    /// Waits for a wake-up, then processes commands. EAGAIN on timeout,
+    /// ETERM if the context was terminated meanwhile.
+    fn wait(&mut self, until: Option<Instant>, timeout_msg: &'static str) -> Result<()> {
+        if !self.link.mailbox.wait(until) {
+            return Err(Error::new(ErrorKind::EAGAIN, timeout_msg));
+        }
+        self.check_term()?;
+        self.process_commands();
+        Ok(())
+    }
+
+    /// Pipes for a new connection: the engine's ends and the socket's.
+    fn pipe_pair(&self) -> (EnginePipes, SocketPipe) {
+        let (in_w, in_r) = pipe::pipe(
+            self.options.rcvhwm as u64,
+            self.link.waker(),
+            pipe::no_waker(),
+        );
+        let (out_w, out_r) = pipe::pipe(
+            self.options.sndhwm as u64,
+            pipe::no_waker(),
+            self.link.waker(),
+        );
+        (
+            EnginePipes {
+                to_socket: in_w,
+                from_socket: out_r,
+            },
+            SocketPipe {
+                reader: in_r,
+                writer: out_w,
+                routing_id: Bytes::new(),
+            },
+        )
+    }
+
+    fn process_commands(&mut self) {
+        for cmd in self.link.mailbox.take_commands() {
+            match cmd {
+                SocketCmd::Attach { id, pipe } => {
+                    self.pipes.insert(id, pipe);
+                    self.pattern.attach(id, &mut self.pipes);
+                    self.pattern.peer_ready(id, &mut self.pipes, false);
+                }
+                SocketCmd::PeerReady {
+                    id,
+                    routing_id,
+                    reconnected,
+                } => {
+                    if let Some(pipe) = self.pipes.get_mut(id) {
+                        pipe.routing_id = routing_id;
+                        self.pattern.peer_ready(id, &mut self.pipes, reconnected);
+                    }
+                }
+                SocketCmd::Detach { id } => {
+                    if self.pipes.remove(id).is_some() {
+                        self.pattern.detach(id);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut();
+        let linger = match inner.options.linger {
+            l if l < 0 => None,
+            l => Some(Duration::from_millis(l as u64)),
+        };
+        // Dropping our pipe ends lets the engines drain what is queued and
+        // then close; the I/O threads enforce the linger deadline.
+        let ids: Vec<PipeId> = inner.pipes.ids().collect();
+        for id in ids {
+            inner.pipes.remove(id);
+        }
+        for &io in &inner.io_used {
+            inner.ctx.io(io).send(IoCmd::SocketClosed {
+                socket_id: inner.link.id,
+                linger,
+            });
+        }
+        inner.link.mailbox.clear();
+        inner.ctx.unregister_socket(inner.link.id);
+    }
+}
