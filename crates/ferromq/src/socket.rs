@@ -74,6 +74,9 @@ struct Inner {
     endpoints: Vec<EndpointRecord>,
     /// I/O threads this socket has handed work to (told when it closes).
     io_used: Vec<usize>,
+    /// Pipes whose connection ended but which still hold received
+    /// messages: they leave once those are read, so nothing received is lost.
+    zombies: Vec<PipeId>,
 }
 
 /// A ZeroMQ socket. Created by [`Context::socket`](crate::Context::socket).
@@ -130,6 +133,7 @@ impl Socket {
                 last_endpoint: String::new(),
                 endpoints: Vec::new(),
                 io_used: Vec::new(),
+                zombies: Vec::new(),
             }),
         })
     }
@@ -600,12 +604,19 @@ impl Inner {
                         self.pattern.peer_ready(id, &mut self.pipes, reconnected);
                     }
                 }
-                SocketCmd::Detach { id } => {
-                    if self.pipes.remove(id).is_some() {
-                        self.pattern.detach(id);
-                    }
-                }
+                SocketCmd::Detach { id } => self.zombies.push(id),
             }
+        }
+        if !self.zombies.is_empty() {
+            let pipes = &mut self.pipes;
+            let pattern = &mut self.pattern;
+            self.zombies.retain(|&id| {
+                let drained = pipes.get_mut(id).is_none_or(|p| p.reader.is_closed());
+                if drained && pipes.remove(id).is_some() {
+                    pattern.detach(id);
+                }
+                !drained
+            });
         }
     }
 }

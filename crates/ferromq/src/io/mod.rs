@@ -407,6 +407,12 @@ impl Reactor {
             .map(|(&id, _)| id)
             .collect();
         for id in connecter_ids {
+            if discard {
+                // Engines are closed below; with nothing to deliver there
+                // is nothing to reconnect for.
+                self.connecters.remove(&id);
+                continue;
+            }
             let Some(c) = self.connecters.get_mut(&id) else { continue };
             c.closing = true;
             let has_pending = c
@@ -437,7 +443,9 @@ impl Reactor {
     }
 
     fn linger_expired(&mut self, socket_id: u64) {
-        self.connecters.retain(|_, c| c.socket.id != socket_id || c.engine.is_some());
+        // Remove the connecters first so closing their engines does not
+        // schedule another attempt.
+        self.connecters.retain(|_, c| c.socket.id != socket_id);
         let engines: Vec<Token> = self
             .entries
             .iter()
