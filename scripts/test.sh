@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the project: formatting and lints, then the Rust tests.
+# Runs every test of the project: formatting and lints, the Rust tests, then
+# the interop suite (ferromq CLI against pyzmq/libzmq, in a .venv).
 # This is the README's test command and exactly what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,3 +11,30 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --workspace
+
+echo "== interop tests (pyzmq/libzmq <-> ferromq CLI)"
+# The Python environment lives in .venv; it is (re)made when missing,
+# broken, or when tests/interop/requirements.txt changed.
+req=tests/interop/requirements.txt
+stamp=.venv/.interop-requirements.sha256
+want=$(sha256sum "$req" | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] ||
+    ! .venv/bin/python -c 'import zmq, pytest' 2>/dev/null; then
+    python3 -m venv .venv
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$req"
+    echo "$want" >"$stamp"
+fi
+cargo build --quiet -p ferromq-cli --bin ferromq
+export FERROMQ_BIN="${CARGO_TARGET_DIR:-target}/debug/ferromq"
+FERROMQ_BIN=$(realpath "$FERROMQ_BIN")
+# Every wait inside the suite is bounded; the outer timeout is a last guard.
+set +e
+timeout 600 .venv/bin/python -m pytest -q tests/interop
+rc=$?
+set -e
+case $rc in
+0) ;;
+5) echo "interop: pytest collected no tests: that is a failure" >&2; exit 1 ;;
+124) echo "interop: the suite did not finish within 600 s" >&2; exit 1 ;;
+*) echo "interop: pytest failed (exit $rc)" >&2; exit "$rc" ;;
+esac

@@ -118,9 +118,7 @@ impl Context {
         if n == 0 {
             return Err(Error::inval("a context needs at least one I/O thread"));
         }
-        let io_threads = (0..n)
-            .map(IoThread::spawn)
-            .collect::<Result<Vec<_>>>()?;
+        let io_threads = (0..n).map(IoThread::spawn).collect::<Result<Vec<_>>>()?;
         Ok(Context {
             shared: Arc::new(CtxShared {
                 terminated: AtomicBool::new(false),

@@ -188,7 +188,12 @@ impl fmt::Debug for Msg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let body = self.as_slice();
         let shown = &body[..body.len().min(64)];
-        write!(f, "Msg({} bytes{}, ", body.len(), if self.more() { ", more" } else { "" })?;
+        write!(
+            f,
+            "Msg({} bytes{}, ",
+            body.len(),
+            if self.more() { ", more" } else { "" }
+        )?;
         match std::str::from_utf8(shown) {
             Ok(s) => write!(f, "{s:?}")?,
             Err(_) => write!(f, "{shown:02x?}")?,

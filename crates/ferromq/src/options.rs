@@ -95,7 +95,9 @@ pub(crate) fn bool_value(option: i32, value: &[u8]) -> Result<bool> {
     match int_value(option, value)? {
         0 => Ok(false),
         1 => Ok(true),
-        v => Err(Error::inval(format!("option {option} takes 0 or 1, got {v}"))),
+        v => Err(Error::inval(format!(
+            "option {option} takes 0 or 1, got {v}"
+        ))),
     }
 }
 

@@ -113,7 +113,8 @@ impl PipeWriter {
 
     #[inline]
     fn has_room(&self) -> bool {
-        self.shared.hwm == 0 || self.written - self.shared.read.load(Ordering::SeqCst) < self.shared.hwm
+        self.shared.hwm == 0
+            || self.written - self.shared.read.load(Ordering::SeqCst) < self.shared.hwm
     }
 
     /// Queues one frame. The caller checked [`check_write`] at the start of
@@ -165,7 +166,11 @@ impl PipeWriter {
     /// the middle of it).
     pub(crate) fn rollback(&mut self) {
         if self.mid_message {
-            let keep = self.batch.iter().rposition(|m| !m.more()).map_or(0, |i| i + 1);
+            let keep = self
+                .batch
+                .iter()
+                .rposition(|m| !m.more())
+                .map_or(0, |i| i + 1);
             self.batch.truncate(keep);
             self.mid_message = false;
         }
@@ -179,11 +184,6 @@ impl PipeWriter {
     /// Replaces the waker called when the writer is unblocked.
     pub(crate) fn set_waker(&self, waker: Waker) {
         self.shared.lock().writer_waker = waker;
-    }
-
-    /// Messages published but not yet consumed (approximate, for linger).
-    pub(crate) fn pending(&self) -> u64 {
-        self.written - self.shared.read.load(Ordering::SeqCst)
     }
 }
 
@@ -354,7 +354,11 @@ mod tests {
         w.flush();
         assert!(!w.check_write());
         r.read().unwrap();
-        assert_eq!(ww.0.load(Ordering::SeqCst), 0, "half a message frees nothing");
+        assert_eq!(
+            ww.0.load(Ordering::SeqCst),
+            0,
+            "half a message frees nothing"
+        );
         r.read().unwrap();
         assert_eq!(ww.0.load(Ordering::SeqCst), 1);
         assert!(w.check_write());
@@ -400,7 +404,9 @@ mod tests {
                     next += 1;
                 }
                 Err(ReadState::Closed) => break,
-                Err(ReadState::Empty) => std::thread::park_timeout(std::time::Duration::from_millis(10)),
+                Err(ReadState::Empty) => {
+                    std::thread::park_timeout(std::time::Duration::from_millis(10))
+                }
             }
         }
         writer.join().unwrap();

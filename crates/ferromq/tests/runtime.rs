@@ -77,7 +77,9 @@ fn push_blocks_at_hwm_and_resumes_when_peer_drains() {
     let receiver = std::thread::spawn(move || {
         let mut got = Vec::new();
         for _ in 0..=sent {
-            got.push(u32::from_be_bytes(pull.recv(0).unwrap()[..4].try_into().unwrap()));
+            got.push(u32::from_be_bytes(
+                pull.recv(0).unwrap()[..4].try_into().unwrap(),
+            ));
         }
         got
     });
@@ -258,7 +260,10 @@ fn options_follow_libzmq_defaults_and_reject_bad_values() {
             .kind(),
         ErrorKind::EINVAL
     );
-    assert_eq!(s.set_routing_id(b"\0abc").unwrap_err().kind(), ErrorKind::EINVAL);
+    assert_eq!(
+        s.set_routing_id(b"\0abc").unwrap_err().kind(),
+        ErrorKind::EINVAL
+    );
     assert_eq!(s.set_routing_id(b"").unwrap_err().kind(), ErrorKind::EINVAL);
     s.set_routing_id(b"me").unwrap();
     assert_eq!(s.routing_id().unwrap(), b"me");

@@ -25,5 +25,8 @@ fn push_pull_multipart_and_sizes() {
         assert_eq!(got.len(), size);
         assert!(got[..] == body[..], "body of {size} bytes differs");
     }
-    assert_eq!(pull.recv(DONTWAIT).unwrap_err().kind(), ferromq::ErrorKind::EAGAIN);
+    assert_eq!(
+        pull.recv(DONTWAIT).unwrap_err().kind(),
+        ferromq::ErrorKind::EAGAIN
+    );
 }

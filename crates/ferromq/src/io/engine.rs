@@ -133,7 +133,9 @@ impl Engine {
 
     fn read_some(&mut self, scratch: &mut [u8]) -> Result<bool, Closed> {
         match self.stream.read(scratch) {
-            Ok(0) => Err(Closed::Disconnected("the peer closed the connection".into())),
+            Ok(0) => Err(Closed::Disconnected(
+                "the peer closed the connection".into(),
+            )),
             Ok(n) => {
                 self.conn.recv_buf().extend_from_slice(&scratch[..n]);
                 Ok(true)
@@ -230,7 +232,9 @@ impl Engine {
         let mut slices = [IoSlice::new(&[]); 64];
         let n = out.io_slices(&mut slices);
         match self.stream.write_vectored(&slices[..n]) {
-            Ok(0) => Err(Closed::Disconnected("the connection accepts no data".into())),
+            Ok(0) => Err(Closed::Disconnected(
+                "the connection accepts no data".into(),
+            )),
             Ok(written) => {
                 out.advance(written);
                 Ok(true)

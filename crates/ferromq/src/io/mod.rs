@@ -361,7 +361,9 @@ impl Reactor {
         let mut doomed = Vec::new();
         for (i, entry) in self.entries.iter().enumerate() {
             match entry {
-                Some(Entry::Listener { id: lid, .. }) if *lid == id => doomed.push((Token(i + 1), true)),
+                Some(Entry::Listener { id: lid, .. }) if *lid == id => {
+                    doomed.push((Token(i + 1), true))
+                }
                 Some(Entry::Engine {
                     origin: Origin::Accepted { listener, .. },
                     ..
@@ -413,12 +415,11 @@ impl Reactor {
                 self.connecters.remove(&id);
                 continue;
             }
-            let Some(c) = self.connecters.get_mut(&id) else { continue };
+            let Some(c) = self.connecters.get_mut(&id) else {
+                continue;
+            };
             c.closing = true;
-            let has_pending = c
-                .pipes
-                .as_mut()
-                .is_some_and(|p| !p.from_socket.is_closed());
+            let has_pending = c.pipes.as_mut().is_some_and(|p| !p.from_socket.is_closed());
             if c.engine.is_none() && (discard || !has_pending) {
                 self.connecters.remove(&id);
             }
@@ -438,7 +439,8 @@ impl Reactor {
             }
         }
         if let Some(d) = linger.filter(|d| !d.is_zero()) {
-            self.timers.push((Instant::now() + d, Timer::Linger(socket_id)));
+            self.timers
+                .push((Instant::now() + d, Timer::Linger(socket_id)));
         }
     }
 
@@ -464,8 +466,9 @@ impl Reactor {
 
     fn run_timers(&mut self) {
         let now = Instant::now();
-        let (due, later): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.timers).into_iter().partition(|(at, _)| *at <= now);
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.timers)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
         self.timers = later;
         for (_, timer) in due {
             match timer {
@@ -476,7 +479,9 @@ impl Reactor {
     }
 
     fn schedule_reconnect(&mut self, id: EndpointId) {
-        let Some(c) = self.connecters.get_mut(&id) else { return };
+        let Some(c) = self.connecters.get_mut(&id) else {
+            return;
+        };
         if c.options.reconnect_ivl < 0 {
             return;
         }
@@ -485,11 +490,14 @@ impl Reactor {
         if max > wait {
             c.ivl = (wait * 2).min(max);
         }
-        self.timers.push((Instant::now() + wait, Timer::Reconnect(id)));
+        self.timers
+            .push((Instant::now() + wait, Timer::Reconnect(id)));
     }
 
     fn start_connect(&mut self, id: EndpointId) {
-        let Some(c) = self.connecters.get_mut(&id) else { return };
+        let Some(c) = self.connecters.get_mut(&id) else {
+            return;
+        };
         if c.engine.is_some() {
             return;
         }
@@ -512,7 +520,9 @@ impl Reactor {
             return self.schedule_reconnect(id);
         }
         let waker = self.waker_for(token);
-        let Some(c) = self.connecters.get_mut(&id) else { return };
+        let Some(c) = self.connecters.get_mut(&id) else {
+            return;
+        };
         let pipes = c.pipes.take();
         if let Some(p) = &pipes {
             p.to_socket.set_waker(waker.clone());
@@ -583,7 +593,11 @@ impl Reactor {
             if self
                 .poll
                 .registry()
-                .register(&mut stream, new_token, Interest::READABLE | Interest::WRITABLE)
+                .register(
+                    &mut stream,
+                    new_token,
+                    Interest::READABLE | Interest::WRITABLE,
+                )
                 .is_err()
             {
                 continue;
@@ -632,7 +646,8 @@ impl Reactor {
                 options, pipe_id, ..
             } => {
                 let socket_waker = engine.socket.waker();
-                let (in_w, in_r) = pipe::pipe(options.rcvhwm as u64, socket_waker.clone(), waker.clone());
+                let (in_w, in_r) =
+                    pipe::pipe(options.rcvhwm as u64, socket_waker.clone(), waker.clone());
                 let (out_w, out_r) = pipe::pipe(options.sndhwm as u64, waker, socket_waker);
                 engine.pipes = Some(EnginePipes {
                     to_socket: in_w,
@@ -677,7 +692,9 @@ impl Reactor {
             }
             Origin::Connected { connecter } => {
                 let pipes = engine.take_pipes();
-                let Some(c) = self.connecters.get_mut(&connecter) else { return };
+                let Some(c) = self.connecters.get_mut(&connecter) else {
+                    return;
+                };
                 c.engine = None;
                 c.pipes = pipes;
                 let socket_gone = c.pipes.as_mut().is_none_or(|p| p.from_socket.is_closed());

@@ -75,7 +75,10 @@ pub(crate) fn bind(endpoint: &Endpoint, options: &Options) -> Result<TcpListener
     sock.bind(&addr.into()).map_err(|e| {
         let mut err = Error::from_io(&e, &format!("cannot bind {endpoint}"));
         if e.kind() == std::io::ErrorKind::AddrInUse {
-            err = Error::new(ErrorKind::EADDRINUSE, format!("{endpoint} is already in use"));
+            err = Error::new(
+                ErrorKind::EADDRINUSE,
+                format!("{endpoint} is already in use"),
+            );
         }
         err
     })?;

@@ -22,7 +22,10 @@ impl FairQueue {
         if let Some(pos) = self.pipes.iter().position(|&p| p == id) {
             self.pipes.remove(pos);
             if self.next > pos || self.next >= self.pipes.len() {
-                self.next = self.next.saturating_sub(1).min(self.pipes.len().saturating_sub(1));
+                self.next = self
+                    .next
+                    .saturating_sub(1)
+                    .min(self.pipes.len().saturating_sub(1));
             }
         }
         if self.current == Some(id) {
@@ -49,13 +52,14 @@ impl FairQueue {
         for i in 0..n {
             let idx = (self.next + i) % n;
             let id = self.pipes[idx];
-            let Some(pipe) = pipes.get_mut(id) else { continue };
+            let Some(pipe) = pipes.get_mut(id) else {
+                continue;
+            };
             if let Ok(msg) = pipe.reader.read() {
                 if msg.more() {
                     self.current = Some(id);
-                } else {
-                    self.next = (idx + 1) % n;
                 }
+                self.next = (idx + 1) % n;
                 return Ok((msg, id));
             }
         }

@@ -23,7 +23,10 @@ impl LoadBalancer {
         if let Some(pos) = self.pipes.iter().position(|&p| p == id) {
             self.pipes.remove(pos);
             if self.next > pos || self.next >= self.pipes.len() {
-                self.next = self.next.saturating_sub(1).min(self.pipes.len().saturating_sub(1));
+                self.next = self
+                    .next
+                    .saturating_sub(1)
+                    .min(self.pipes.len().saturating_sub(1));
             }
         }
         if self.current == Some(id) {

@@ -64,10 +64,6 @@ impl PipeSet {
     pub(crate) fn ids(&self) -> impl Iterator<Item = PipeId> + '_ {
         self.pipes.keys().copied()
     }
-
-    pub(crate) fn len(&self) -> usize {
-        self.pipes.len()
-    }
 }
 
 /// A frame that could not be sent now, handed back to the caller.

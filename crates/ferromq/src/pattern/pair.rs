@@ -47,7 +47,9 @@ impl Pattern for Pair {
         let Some(pipe) = self.peer.and_then(|id| pipes.get_mut(id)) else {
             return Err(Error::again("PAIR has no peer"));
         };
-        pipe.reader.read().map_err(|_| Error::again("no message available"))
+        pipe.reader
+            .read()
+            .map_err(|_| Error::again("no message available"))
     }
 
     fn has_in(&mut self, pipes: &mut PipeSet) -> bool {

@@ -20,7 +20,11 @@ impl Pattern for Pull {
     }
 
     fn send(&mut self, msg: Msg, _pipes: &mut PipeSet) -> Result<(), SendError> {
-        Err(SendError::new(ErrorKind::ENOTSUP, "PULL sockets cannot send", msg))
+        Err(SendError::new(
+            ErrorKind::ENOTSUP,
+            "PULL sockets cannot send",
+            msg,
+        ))
     }
 
     fn recv(&mut self, pipes: &mut PipeSet) -> Result<Msg> {

@@ -25,7 +25,10 @@ impl Pattern for Push {
     }
 
     fn recv(&mut self, _pipes: &mut PipeSet) -> Result<Msg> {
-        Err(Error::new(ErrorKind::ENOTSUP, "PUSH sockets cannot receive"))
+        Err(Error::new(
+            ErrorKind::ENOTSUP,
+            "PUSH sockets cannot receive",
+        ))
     }
 
     fn has_in(&mut self, _pipes: &mut PipeSet) -> bool {

@@ -1,0 +1,313 @@
+//! `ferromq peer`: one socket driven by a line protocol on stdin/stdout,
+//! for tests in other languages.
+//!
+//! Every command line gets exactly one reply line (flushed at once);
+//! blank lines and lines starting with `#` are ignored. Message parts are
+//! hex, `-` for an empty part.
+//!
+//! | command | reply |
+//! |---|---|
+//! | `send <part> <part>...` | `ok` |
+//! | `recv [timeout_ms]` (none or negative: wait forever) | `msg <part> <part>...` |
+//! | `endpoint` | `endpoint <last_endpoint>` (`-` if none) |
+//! | `events` | `events <n>`: ZMQ_EVENTS, POLLIN 1 + POLLOUT 2; like any socket call it also lets the socket take in new connections (an idle socket does not, as in libzmq) |
+//! | `sub [<hex>]` / `unsub [<hex>]` (no argument: the empty prefix) | `ok` |
+//! | `bind EP` / `connect EP` / `unbind EP` / `disconnect EP` | `ok` |
+//! | `ping` | `pong` |
+//! | `help` | `help <the command list>` |
+//! | `quit` (or end of input) | `bye`, after the socket is closed (it lingers per `--linger`) |
+//!
+//! A failure replies `err <KIND> <message>`: KIND is the libzmq errno
+//! name (`EAGAIN` for a timeout, `EFSM`, `EHOSTUNREACH`, ...), or `EUSAGE`
+//! for a line that is not a valid command.
+
+use crate::hex::{decode_part, encode_part};
+use crate::SocketArgs;
+use ferromq::{Error, ErrorKind, Socket};
+use std::io::{self, BufRead, Write};
+use std::process::ExitCode;
+
+/// One parsed command line.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Send(Vec<Vec<u8>>),
+    /// Timeout in ms; negative waits forever.
+    Recv(i32),
+    Endpoint,
+    Events,
+    Sub(Vec<u8>),
+    Unsub(Vec<u8>),
+    Bind(String),
+    Connect(String),
+    Unbind(String),
+    Disconnect(String),
+    Ping,
+    Help,
+    Quit,
+}
+
+const HELP: &str =
+    "send <hexpart>... | recv [timeout_ms] | endpoint | events | sub [hex] | unsub [hex] \
+| bind EP | connect EP | unbind EP | disconnect EP | ping | help | quit (empty part: -)";
+
+/// Parses one line; `Ok(None)` for a blank line or a `#` comment.
+pub fn parse(line: &str) -> Result<Option<Command>, String> {
+    let mut words = line.split_ascii_whitespace();
+    let Some(verb) = words.next() else {
+        return Ok(None);
+    };
+    if verb.starts_with('#') {
+        return Ok(None);
+    }
+    let args: Vec<&str> = words.collect();
+    let no_args = |cmd: Command| {
+        if args.is_empty() {
+            Ok(Some(cmd))
+        } else {
+            Err(format!("{verb} takes no arguments"))
+        }
+    };
+    let one_endpoint = |make: fn(String) -> Command| match args.as_slice() {
+        [ep] => Ok(Some(make((*ep).to_owned()))),
+        _ => Err(format!("usage: {verb} ENDPOINT")),
+    };
+    let prefix = || match args.as_slice() {
+        [] => Ok(Vec::new()),
+        [hex] => decode_part(hex),
+        _ => Err(format!("usage: {verb} [HEXPREFIX]")),
+    };
+    match verb {
+        "send" => {
+            if args.is_empty() {
+                return Err(
+                    "usage: send HEXPART... (a message needs at least one part; empty part: -)"
+                        .into(),
+                );
+            }
+            let parts = args
+                .iter()
+                .map(|a| decode_part(a))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(Command::Send(parts)))
+        }
+        "recv" => match args.as_slice() {
+            [] => Ok(Some(Command::Recv(-1))),
+            [ms] => ms
+                .parse::<i32>()
+                .map(|ms| Some(Command::Recv(ms)))
+                .map_err(|_| format!("recv: timeout {ms:?} is not a number of milliseconds")),
+            _ => Err("usage: recv [TIMEOUT_MS]".into()),
+        },
+        "endpoint" => no_args(Command::Endpoint),
+        "events" => no_args(Command::Events),
+        "sub" => Ok(Some(Command::Sub(prefix()?))),
+        "unsub" => Ok(Some(Command::Unsub(prefix()?))),
+        "bind" => one_endpoint(Command::Bind),
+        "connect" => one_endpoint(Command::Connect),
+        "unbind" => one_endpoint(Command::Unbind),
+        "disconnect" => one_endpoint(Command::Disconnect),
+        "ping" => no_args(Command::Ping),
+        "help" => no_args(Command::Help),
+        "quit" | "exit" => no_args(Command::Quit),
+        other => Err(format!("unknown command {other:?} (try help)")),
+    }
+}
+
+/// The KIND token of an `err` reply.
+pub fn kind_name(kind: ErrorKind) -> String {
+    match kind {
+        ErrorKind::Os(errno) => format!("OS{errno}"),
+        other => format!("{other:?}"),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.replace(['\r', '\n'], " ")
+}
+
+fn err_reply(e: &Error) -> String {
+    format!("err {} {}", kind_name(e.kind()), one_line(e.message()))
+}
+
+fn ok_or_err(r: ferromq::Result<()>) -> String {
+    match r {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => err_reply(&e),
+    }
+}
+
+/// Runs one command (not `quit`) and returns its reply line.
+pub fn execute(socket: &Socket, cmd: Command) -> String {
+    match cmd {
+        Command::Send(parts) => ok_or_err(socket.send_multipart(parts, 0)),
+        Command::Recv(timeout) => {
+            let r = socket
+                .set_rcvtimeo(timeout.max(-1))
+                .and_then(|()| socket.recv_multipart(0));
+            match r {
+                Ok(parts) => {
+                    let mut line = String::from("msg");
+                    for p in &parts {
+                        line.push(' ');
+                        line.push_str(&encode_part(p));
+                    }
+                    line
+                }
+                Err(e) => err_reply(&e),
+            }
+        }
+        Command::Endpoint => match socket.last_endpoint() {
+            Ok(ep) if ep.is_empty() => "endpoint -".to_owned(),
+            Ok(ep) => format!("endpoint {ep}"),
+            Err(e) => err_reply(&e),
+        },
+        Command::Events => match socket.events() {
+            Ok(events) => format!("events {events}"),
+            Err(e) => err_reply(&e),
+        },
+        Command::Sub(prefix) => ok_or_err(socket.set_subscribe(&prefix)),
+        Command::Unsub(prefix) => ok_or_err(socket.set_unsubscribe(&prefix)),
+        Command::Bind(ep) => ok_or_err(socket.bind(&ep)),
+        Command::Connect(ep) => ok_or_err(socket.connect(&ep)),
+        Command::Unbind(ep) => ok_or_err(socket.unbind(&ep)),
+        Command::Disconnect(ep) => ok_or_err(socket.disconnect(&ep)),
+        Command::Ping => "pong".to_owned(),
+        Command::Help => format!("help {HELP}"),
+        Command::Quit => "bye".to_owned(),
+    }
+}
+
+fn write_line(out: &mut impl Write, line: &str) -> io::Result<()> {
+    out.write_all(line.as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// The `peer` subcommand.
+pub fn run(args: &SocketArgs) -> ExitCode {
+    let ctx = ferromq::Context::new();
+    let socket = match args.open(&ctx) {
+        Ok(s) => s,
+        Err(msg) => {
+            eprintln!("ferromq peer: {msg}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let ready = match socket.last_endpoint() {
+        Ok(ep) if !ep.is_empty() => format!("ready {ep}"),
+        _ => "ready -".to_owned(),
+    };
+    if write_line(&mut out, &ready).is_err() {
+        return ExitCode::FAILURE;
+    }
+    let stdin = io::stdin();
+    let mut input = stdin.lock();
+    let mut raw = Vec::new();
+    loop {
+        raw.clear();
+        match input.read_until(b'\n', &mut raw) {
+            Ok(0) => break, // end of input: same as quit
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("ferromq peer: reading stdin: {e}");
+                break;
+            }
+        }
+        let reply = match std::str::from_utf8(&raw) {
+            Err(_) => Some("err EUSAGE the line is not UTF-8 text".to_owned()),
+            Ok(line) => match parse(line) {
+                Ok(None) => None,
+                Ok(Some(Command::Quit)) => break,
+                Ok(Some(cmd)) => Some(execute(&socket, cmd)),
+                Err(msg) => Some(format!("err EUSAGE {}", one_line(&msg))),
+            },
+        };
+        if let Some(reply) = reply {
+            if write_line(&mut out, &reply).is_err() {
+                // Nobody is listening any more.
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    // Close (lingering per --linger), let the I/O thread finish, then say so.
+    drop(socket);
+    drop(ctx);
+    let _ = write_line(&mut out, "bye");
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_command() {
+        assert_eq!(
+            parse("send 61 - 0102\n").unwrap(),
+            Some(Command::Send(vec![b"a".to_vec(), vec![], vec![1, 2]]))
+        );
+        assert_eq!(parse("recv").unwrap(), Some(Command::Recv(-1)));
+        assert_eq!(parse("recv 250").unwrap(), Some(Command::Recv(250)));
+        assert_eq!(parse("events").unwrap(), Some(Command::Events));
+        assert_eq!(parse("sub").unwrap(), Some(Command::Sub(vec![])));
+        assert_eq!(
+            parse("unsub 41").unwrap(),
+            Some(Command::Unsub(b"A".to_vec()))
+        );
+        assert_eq!(
+            parse("  connect tcp://127.0.0.1:5 ").unwrap(),
+            Some(Command::Connect("tcp://127.0.0.1:5".into()))
+        );
+        assert_eq!(parse("quit").unwrap(), Some(Command::Quit));
+        assert_eq!(parse("").unwrap(), None);
+        assert_eq!(parse("   \r\n").unwrap(), None);
+        assert_eq!(parse("# note").unwrap(), None);
+    }
+
+    #[test]
+    fn bad_lines_are_errors_not_panics() {
+        for line in [
+            "send",
+            "send 6",
+            "send zz",
+            "recv soon",
+            "recv 1 2",
+            "bind",
+            "bind a b",
+            "endpoint x",
+            "sub 1 2",
+            "frobnicate",
+            "\u{0}",
+        ] {
+            assert!(parse(line).is_err(), "{line:?} parsed");
+        }
+    }
+
+    #[test]
+    fn error_kinds_are_single_tokens() {
+        assert_eq!(kind_name(ErrorKind::EAGAIN), "EAGAIN");
+        assert_eq!(kind_name(ErrorKind::Os(5)), "OS5");
+    }
+
+    #[test]
+    fn push_pull_through_execute() {
+        let ctx = ferromq::Context::new();
+        let pull = ctx.socket(ferromq::SocketType::Pull).unwrap();
+        assert_eq!(execute(&pull, Command::Endpoint), "endpoint -");
+        assert_eq!(
+            execute(&pull, Command::Bind("tcp://127.0.0.1:*".into())),
+            "ok"
+        );
+        let ep = pull.last_endpoint().unwrap();
+        let push = ctx.socket(ferromq::SocketType::Push).unwrap();
+        assert_eq!(execute(&push, Command::Connect(ep)), "ok");
+        let cmd = parse("send 68656c6c6f - 00ff").unwrap().unwrap();
+        assert_eq!(execute(&push, cmd), "ok");
+        assert_eq!(execute(&pull, Command::Recv(5000)), "msg 68656c6c6f - 00ff");
+        assert_eq!(execute(&pull, Command::Events), "events 0");
+        assert!(execute(&pull, Command::Recv(10)).starts_with("err EAGAIN "));
+        assert!(execute(&pull, Command::Bind("tcp://nowhere".into())).starts_with("err EINVAL "));
+    }
+}

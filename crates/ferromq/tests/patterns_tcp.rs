@@ -1,0 +1,215 @@
+//! Socket-type semantics over real tcp between ferromq sockets.
+
+mod common;
+
+use common::*;
+use ferromq::{Context, ErrorKind, SocketType, DONTWAIT, SNDMORE};
+
+#[test]
+fn req_rep_round_trips_and_enforces_alternation() {
+    let ctx = Context::new();
+    let (rep, ep) = bound(&ctx, SocketType::Rep);
+    let rep = with_timeout(rep);
+    let req = with_timeout(connected(&ctx, SocketType::Req, &ep));
+    assert_eq!(req.recv(0).unwrap_err().kind(), ErrorKind::EFSM);
+    for i in 0..5 {
+        req.send_multipart([format!("hello {i}"), String::new()], 0)
+            .unwrap();
+        assert_eq!(req.send("again", 0).unwrap_err().kind(), ErrorKind::EFSM);
+        assert_eq!(
+            rep.recv_multipart(0).unwrap(),
+            vec![format!("hello {i}").into_bytes(), Vec::new()]
+        );
+        assert_eq!(rep.recv(DONTWAIT).unwrap_err().kind(), ErrorKind::EFSM);
+        rep.send("world", 0).unwrap();
+        assert_eq!(req.recv(0).unwrap().as_str(), Some("world"));
+    }
+    assert_eq!(rep.send("unasked", 0).unwrap_err().kind(), ErrorKind::EFSM);
+}
+
+#[test]
+fn dealer_router_identities_and_mandatory() {
+    let ctx = Context::new();
+    let (router, ep) = bound(&ctx, SocketType::Router);
+    let router = with_timeout(router);
+    let named = ctx.socket(SocketType::Dealer).unwrap();
+    named.set_routing_id(b"alice").unwrap();
+    named.connect(&ep).unwrap();
+    let anon = with_timeout(connected(&ctx, SocketType::Dealer, &ep));
+    let named = with_timeout(named);
+    named.send_multipart(["", "from alice"], 0).unwrap();
+    let msg = router.recv_multipart(0).unwrap();
+    assert_eq!(
+        msg,
+        vec![b"alice".to_vec(), Vec::new(), b"from alice".to_vec()]
+    );
+    anon.send("from anon", 0).unwrap();
+    let msg = router.recv_multipart(0).unwrap();
+    assert_eq!(msg.len(), 2);
+    assert_eq!(msg[0].len(), 5, "generated ids are 5 bytes");
+    assert_eq!(msg[0][0], 0, "generated ids start with a zero byte");
+    router
+        .send_multipart([msg[0].clone(), b"reply".to_vec()], 0)
+        .unwrap();
+    assert_eq!(anon.recv(0).unwrap().as_str(), Some("reply"));
+    router
+        .send_multipart([&b"alice"[..], b"", b"hi"], 0)
+        .unwrap();
+    assert_eq!(
+        named.recv_multipart(0).unwrap(),
+        vec![Vec::new(), b"hi".to_vec()]
+    );
+    // Unroutable: dropped silently, or EHOSTUNREACH when mandatory.
+    router.send_multipart([&b"nobody"[..], b"lost"], 0).unwrap();
+    router.set_router_mandatory(true).unwrap();
+    let err = router.send(&b"nobody"[..], SNDMORE).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::EHOSTUNREACH);
+}
+
+#[test]
+fn pub_sub_filters_by_prefix_with_counted_subscriptions() {
+    let ctx = Context::new();
+    let (publisher, ep) = bound(&ctx, SocketType::Pub);
+    let sub = ctx.socket(SocketType::Sub).unwrap();
+    sub.set_subscribe(b"weather").unwrap();
+    sub.set_subscribe(b"weather").unwrap();
+    sub.connect(&ep).unwrap();
+    sub.set_rcvtimeo(20).unwrap();
+    // Slow joiner: publish until the subscription has reached the publisher.
+    wait_until("the subscription to arrive", || {
+        publisher.send("weather probe", 0).unwrap();
+        sub.recv(0).is_ok()
+    });
+    while sub.recv(0).is_ok() {}
+    sub.set_rcvtimeo(DEADLINE.as_millis() as i32).unwrap();
+    publisher.send("sports 1", 0).unwrap();
+    publisher.send_multipart(["weather 2", "part"], 0).unwrap();
+    assert_eq!(
+        sub.recv_multipart(0).unwrap(),
+        vec![b"weather 2".to_vec(), b"part".to_vec()]
+    );
+    // One cancel leaves one subscription: still receiving.
+    sub.set_unsubscribe(b"weather").unwrap();
+    publisher.send("weather 3", 0).unwrap();
+    assert_eq!(sub.recv(0).unwrap().as_str(), Some("weather 3"));
+}
+
+#[test]
+fn pub_drops_for_a_full_subscriber_while_others_receive() {
+    let ctx = Context::new();
+    // Small kernel buffers, or loopback autotuning absorbs megabytes.
+    let publisher = ctx.socket(SocketType::Pub).unwrap();
+    publisher.set_sndbuf(16 * 1024).unwrap();
+    publisher.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = publisher.last_endpoint().unwrap();
+    let slow = ctx.socket(SocketType::Sub).unwrap();
+    slow.set_rcvhwm(10).unwrap();
+    slow.set_rcvbuf(16 * 1024).unwrap();
+    slow.set_subscribe(b"").unwrap();
+    slow.connect(&ep).unwrap();
+    let fast = ctx.socket(SocketType::Sub).unwrap();
+    fast.set_subscribe(b"").unwrap();
+    fast.connect(&ep).unwrap();
+    fast.set_rcvtimeo(20).unwrap();
+    slow.set_rcvtimeo(20).unwrap();
+    wait_until("both subscriptions", || {
+        publisher.send("probe", 0).unwrap();
+        fast.recv(0).is_ok() && slow.recv(0).is_ok()
+    });
+    while fast.recv(0).is_ok() {}
+    // The slow subscriber never reads. The publisher goes at the fast
+    // subscriber's pace (batches well under its HWM, acknowledged), so the
+    // fast one must get every message while the slow one overflows.
+    fast.set_rcvtimeo(DEADLINE.as_millis() as i32).unwrap();
+    let (batches, rounds) = (50u32, 100u32);
+    let (ack_tx, ack_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut expected = 0u32;
+        for _ in 0..batches {
+            for _ in 0..rounds {
+                let m = fast.recv(0).unwrap();
+                if m.len() != 1024 {
+                    continue; // a late probe
+                }
+                assert_eq!(u32::from_be_bytes(m[..4].try_into().unwrap()), expected);
+                expected += 1;
+            }
+            ack_tx.send(()).unwrap();
+        }
+        expected
+    });
+    for b in 0..batches {
+        for r in 0..rounds {
+            let mut body = vec![0u8; 1024];
+            body[..4].copy_from_slice(&(b * rounds + r).to_be_bytes());
+            // A PUB never blocks: a full subscriber just misses messages.
+            publisher.send(body, DONTWAIT).unwrap();
+        }
+        ack_rx
+            .recv_timeout(DEADLINE)
+            .expect("fast subscriber fell behind");
+    }
+    assert_eq!(reader.join().unwrap(), batches * rounds);
+    let mut slow_got = 0;
+    while slow.recv(0).is_ok() {
+        slow_got += 1;
+    }
+    assert!(
+        slow_got < batches * rounds,
+        "slow subscriber received all {slow_got} messages"
+    );
+}
+
+#[test]
+fn xpub_sees_subscriptions_and_xsub_sends_them() {
+    let ctx = Context::new();
+    let (xpub, ep) = bound(&ctx, SocketType::Xpub);
+    let xpub = with_timeout(xpub);
+    let xsub = with_timeout(connected(&ctx, SocketType::Xsub, &ep));
+    xsub.send(&b"\x01news"[..], 0).unwrap();
+    assert_eq!(&xpub.recv(0).unwrap()[..], b"\x01news");
+    xpub.send("news today", 0).unwrap();
+    xpub.send("sport today", 0).unwrap();
+    assert_eq!(xsub.recv(0).unwrap().as_str(), Some("news today"));
+    xsub.send(&b"\x00news"[..], 0).unwrap();
+    assert_eq!(&xpub.recv(0).unwrap()[..], b"\x00news");
+}
+
+#[test]
+fn pair_talks_both_ways() {
+    let ctx = Context::new();
+    let (a, ep) = bound(&ctx, SocketType::Pair);
+    let a = with_timeout(a);
+    let b = with_timeout(connected(&ctx, SocketType::Pair, &ep));
+    a.send_multipart(["x", ""], 0).unwrap();
+    assert_eq!(
+        b.recv_multipart(0).unwrap(),
+        vec![b"x".to_vec(), Vec::new()]
+    );
+    b.send("y", 0).unwrap();
+    assert_eq!(a.recv(0).unwrap().as_str(), Some("y"));
+}
+
+#[test]
+fn push_round_robins_and_pull_fair_queues() {
+    let ctx = Context::new();
+    let (pull_a, ep_a) = bound(&ctx, SocketType::Pull);
+    let (pull_b, ep_b) = bound(&ctx, SocketType::Pull);
+    let (pull_a, pull_b) = (with_timeout(pull_a), with_timeout(pull_b));
+    let push = ctx.socket(SocketType::Push).unwrap();
+    push.connect(&ep_a).unwrap();
+    push.connect(&ep_b).unwrap();
+    // Both connections up before round-robin is observable.
+    wait_until("both peers", || {
+        push.events().unwrap() & ferromq::POLLOUT != 0
+    });
+    for i in 0..10u8 {
+        push.send(vec![i], 0).unwrap();
+    }
+    let a: Vec<u8> = (0..5).map(|_| pull_a.recv(0).unwrap()[0]).collect();
+    let b: Vec<u8> = (0..5).map(|_| pull_b.recv(0).unwrap()[0]).collect();
+    let mut all = [a.clone(), b.clone()].concat();
+    all.sort();
+    assert_eq!(all, (0..10).collect::<Vec<_>>());
+    assert!(a.windows(2).all(|w| w[0] < w[1]) && b.windows(2).all(|w| w[0] < w[1]));
+}

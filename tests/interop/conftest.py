@@ -1,0 +1,292 @@
+"""Fixtures for the interop suite: the `ferromq peer` CLI driven over its
+stdin/stdout line protocol, against pyzmq (libzmq) sockets.
+
+Set FERROMQ_BIN to use a prebuilt `ferromq` binary; otherwise the CLI is
+built once per session with `cargo build -p ferromq-cli`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import zmq
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Every wait in this suite is bounded: nothing may hang the run.
+TIMEOUT = 10.0
+ANY_PORT = "tcp://127.0.0.1:*"
+
+
+def hexpart(part: bytes) -> str:
+    return part.hex() if part else "-"
+
+
+def unhexpart(token: str) -> bytes:
+    return b"" if token == "-" else bytes.fromhex(token)
+
+
+class FerroError(Exception):
+    """The peer answered `err KIND message`."""
+
+    def __init__(self, kind: str, message: str, command: str):
+        super().__init__(f"{command!r} failed: {kind} {message}")
+        self.kind = kind
+        self.message = message
+
+
+class FerroPeer:
+    """One `ferromq peer` subprocess: one ferromq socket, driven line by line."""
+
+    def __init__(
+        self,
+        binary: str,
+        socket_type: str,
+        *,
+        bind=(),
+        connect=(),
+        subscribe=(),
+        identity: str | None = None,
+        linger: int = 200,
+        sndtimeo: int = 5000,
+        router_mandatory: bool = False,
+        xpub_verbose: bool = False,
+    ):
+        self.socket_type = socket_type
+        args = [binary, "peer", "--type", socket_type]
+        for ep in bind:
+            args += ["--bind", ep]
+        for ep in connect:
+            args += ["--connect", ep]
+        for topic in subscribe:
+            args += [f"--subscribe={topic}"]
+        if identity is not None:
+            args += ["--identity", identity]
+        args += [f"--linger={linger}", f"--sndtimeo={sndtimeo}"]
+        if router_mandatory:
+            args.append("--router-mandatory")
+        if xpub_verbose:
+            args.append("--xpub-verbose")
+        self.args = args
+        self.proc = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._stderr: list[str] = []
+        threading.Thread(target=self._pump_stdout, daemon=True).start()
+        threading.Thread(target=self._pump_stderr, daemon=True).start()
+        line = self._read_line(TIMEOUT, "startup")
+        if not line.startswith("ready "):
+            self.kill()
+            raise RuntimeError(f"{self._describe()} did not start: {line!r}{self._stderr_note()}")
+        self.endpoint = line.split(" ", 1)[1]
+
+    # -- plumbing ---------------------------------------------------------
+
+    def _pump_stdout(self):
+        for line in self.proc.stdout:
+            self._lines.put(line.rstrip("\n"))
+        self._lines.put(None)
+
+    def _pump_stderr(self):
+        for line in self.proc.stderr:
+            self._stderr.append(line)
+
+    def _describe(self) -> str:
+        return f"ferromq peer ({self.socket_type}, pid {self.proc.pid})"
+
+    def _stderr_note(self) -> str:
+        time.sleep(0.05)
+        text = "".join(self._stderr).strip()
+        return f"\nstderr: {text}" if text else ""
+
+    def _read_line(self, timeout: float, what: str) -> str:
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(
+                f"{self._describe()} gave no reply to {what!r} within {timeout:.0f} s"
+            ) from None
+        if line is None:
+            self._lines.put(None)  # stay at EOF for later reads
+            rc = self.proc.poll()
+            raise RuntimeError(
+                f"{self._describe()} exited (code {rc}) instead of answering {what!r}"
+                f"{self._stderr_note()}"
+            )
+        return line
+
+    def command(self, line: str, timeout: float = TIMEOUT) -> str:
+        """Sends one command line and returns the reply line (raises on `err`)."""
+        try:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as e:
+            raise RuntimeError(f"{self._describe()} is gone: {e}{self._stderr_note()}") from None
+        reply = self._read_line(timeout, line[:80])
+        if reply.startswith("err "):
+            _, kind, *rest = reply.split(" ", 2)
+            raise FerroError(kind, rest[0] if rest else "", line[:80])
+        return reply
+
+    # -- socket operations -------------------------------------------------
+
+    def send(self, parts: list[bytes]) -> None:
+        assert parts, "a message needs at least one part"
+        reply = self.command("send " + " ".join(hexpart(p) for p in parts))
+        assert reply == "ok", reply
+
+    def recv(self, timeout: float = TIMEOUT) -> list[bytes]:
+        """Receives one multipart message; FerroError(EAGAIN) on timeout."""
+        reply = self.command(f"recv {int(timeout * 1000)}", timeout=timeout + TIMEOUT)
+        kind, *parts = reply.split(" ")
+        assert kind == "msg", reply
+        return [unhexpart(p) for p in parts]
+
+    def try_recv(self, timeout: float) -> list[bytes] | None:
+        """Like recv, but None when nothing arrived in time."""
+        try:
+            return self.recv(timeout)
+        except FerroError as e:
+            if e.kind == "EAGAIN":
+                return None
+            raise
+
+    def sub(self, topic: bytes) -> None:
+        self.command("sub " + hexpart(topic))
+
+    def unsub(self, topic: bytes) -> None:
+        self.command("unsub " + hexpart(topic))
+
+    def bind(self, endpoint: str) -> None:
+        self.command("bind " + endpoint)
+
+    def connect(self, endpoint: str) -> None:
+        self.command("connect " + endpoint)
+
+    def events(self) -> int:
+        """ZMQ_EVENTS. Also makes the socket take in new connections, which
+        an idle socket (one not inside any call) does not do, as in libzmq."""
+        return int(self.command("events").split(" ", 1)[1])
+
+    def last_endpoint(self) -> str:
+        return self.command("endpoint").split(" ", 1)[1]
+
+    # -- shutdown ------------------------------------------------------------
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=TIMEOUT)
+
+    def close(self) -> str | None:
+        """Quits; returns a complaint if the peer did not exit cleanly."""
+        if self.proc.poll() is not None:
+            return None
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+            self.proc.stdin.close()
+            rc = self.proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return f"{self._describe()} did not exit within {TIMEOUT:.0f} s of quit"
+        except (BrokenPipeError, OSError):
+            rc = self.proc.wait(timeout=TIMEOUT)
+        if rc != 0:
+            return f"{self._describe()} exited with {rc} after quit{self._stderr_note()}"
+        return None
+
+
+@pytest.fixture(scope="session")
+def ferromq_bin() -> str:
+    given = os.environ.get("FERROMQ_BIN")
+    if given:
+        if not os.access(given, os.X_OK):
+            pytest.fail(f"FERROMQ_BIN={given!r} is not an executable file")
+        return given
+    subprocess.run(
+        ["cargo", "build", "--quiet", "-p", "ferromq-cli", "--bin", "ferromq"],
+        cwd=REPO,
+        check=True,
+        timeout=900,
+    )
+    meta = subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--no-deps"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    binary = Path(json.loads(meta.stdout)["target_directory"]) / "debug" / "ferromq"
+    assert binary.exists(), binary
+    return str(binary)
+
+
+@pytest.fixture
+def zctx():
+    ctx = zmq.Context()
+    yield ctx
+    ctx.destroy(linger=0)
+
+
+def py_socket(ctx: zmq.Context, socket_type: int, options=()) -> zmq.Socket:
+    """A pyzmq socket whose blocking calls give up after TIMEOUT."""
+    s = ctx.socket(socket_type)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.RCVTIMEO, int(TIMEOUT * 1000))
+    s.setsockopt(zmq.SNDTIMEO, int(TIMEOUT * 1000))
+    for opt, value in options:
+        s.setsockopt(opt, value)
+    return s
+
+
+@pytest.fixture
+def peers(ferromq_bin):
+    """Factory for FerroPeer processes; all are closed (and must exit
+    cleanly) at teardown."""
+    started: list[FerroPeer] = []
+
+    def make(socket_type: str, **kwargs) -> FerroPeer:
+        peer = FerroPeer(ferromq_bin, socket_type, **kwargs)
+        started.append(peer)
+        return peer
+
+    yield make
+    complaints = [c for c in (p.close() for p in started) if c]
+    if complaints:
+        pytest.fail("; ".join(complaints), pytrace=False)
+
+
+@pytest.fixture
+def pair(peers, zctx):
+    """make(ferro_type, py_type, ferro_binds, py_options=(), **peer_kwargs)
+    -> (FerroPeer, pyzmq socket), connected one way or the other on an
+    ephemeral loopback port."""
+
+    def make(ferro_type: str, py_type: int, ferro_binds: bool, py_options=(), **kwargs):
+        ps = py_socket(zctx, py_type, py_options)
+        if ferro_binds:
+            peer = peers(ferro_type, bind=[ANY_PORT], **kwargs)
+            assert peer.endpoint.startswith("tcp://127.0.0.1:"), peer.endpoint
+            ps.connect(peer.endpoint)
+        else:
+            ps.bind(ANY_PORT)
+            endpoint = ps.getsockopt(zmq.LAST_ENDPOINT).decode()
+            peer = peers(ferro_type, connect=[endpoint], **kwargs)
+        return peer, ps
+
+    return make
