@@ -272,3 +272,28 @@ fn options_follow_libzmq_defaults_and_reject_bad_values() {
         ErrorKind::EINVAL
     );
 }
+
+#[test]
+fn ipv6_literal_and_localhost_names() {
+    let ctx = Context::new();
+    let pull = with_timeout(ctx.socket(SocketType::Pull).unwrap());
+    pull.set_ipv6(true).unwrap();
+    pull.bind("tcp://[::1]:*").unwrap();
+    let ep6 = pull.last_endpoint().unwrap();
+    assert!(ep6.starts_with("tcp://[::1]:"), "{ep6}");
+    let push6 = ctx.socket(SocketType::Push).unwrap();
+    push6.set_ipv6(true).unwrap();
+    push6.connect(&ep6).unwrap();
+    push6.send("over ipv6", 0).unwrap();
+    assert_eq!(pull.recv(0).unwrap().as_str(), Some("over ipv6"));
+
+    let (pull4, ep4) = bound(&ctx, SocketType::Pull);
+    let pull4 = with_timeout(pull4);
+    let by_name = connected(
+        &ctx,
+        SocketType::Push,
+        &format!("tcp://localhost:{}", port_of(&ep4)),
+    );
+    by_name.send("by name", 0).unwrap();
+    assert_eq!(pull4.recv(0).unwrap().as_str(), Some("by name"));
+}
