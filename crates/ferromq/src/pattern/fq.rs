@@ -1,33 +1,25 @@
 //! Fair queue: round-robin over pipes with messages, taking every frame of
 //! a message from the pipe its first frame came from.
 
+use super::ring::Ring;
 use super::{PipeId, PipeSet};
 use crate::error::{Error, Result};
 use crate::msg::Msg;
 
 #[derive(Default)]
 pub(crate) struct FairQueue {
-    pipes: Vec<PipeId>,
-    next: usize,
+    ring: Ring,
     /// The pipe the message being received comes from.
     current: Option<PipeId>,
 }
 
 impl FairQueue {
     pub(crate) fn attach(&mut self, id: PipeId) {
-        self.pipes.push(id);
+        self.ring.attach(id);
     }
 
     pub(crate) fn detach(&mut self, id: PipeId) {
-        if let Some(pos) = self.pipes.iter().position(|&p| p == id) {
-            self.pipes.remove(pos);
-            if self.next > pos || self.next >= self.pipes.len() {
-                self.next = self
-                    .next
-                    .saturating_sub(1)
-                    .min(self.pipes.len().saturating_sub(1));
-            }
-        }
+        self.ring.detach(id);
         if self.current == Some(id) {
             // Only whole messages are ever published to a pipe, so a pipe
             // cannot vanish mid-message unless the socket dropped it.
@@ -48,20 +40,14 @@ impl FairQueue {
             }
             self.current = None;
         }
-        let n = self.pipes.len();
-        for i in 0..n {
-            let idx = (self.next + i) % n;
-            let id = self.pipes[idx];
-            let Some(pipe) = pipes.get_mut(id) else {
-                continue;
-            };
-            if let Ok(msg) = pipe.reader.read() {
-                if msg.more() {
-                    self.current = Some(id);
-                }
-                self.next = (idx + 1) % n;
-                return Ok((msg, id));
+        let picked = self
+            .ring
+            .pick(|id| pipes.get_mut(id).and_then(|p| p.reader.read().ok()));
+        if let Some((id, msg)) = picked {
+            if msg.more() {
+                self.current = Some(id);
             }
+            return Ok((msg, id));
         }
         Err(Error::again("no message available"))
     }
@@ -74,8 +60,7 @@ impl FairQueue {
         if self.current.is_some() {
             return true;
         }
-        self.pipes
-            .iter()
+        self.ring
             .any(|&id| pipes.get_mut(id).is_some_and(|p| p.reader.check_read()))
     }
 }

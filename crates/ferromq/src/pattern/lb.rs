@@ -1,13 +1,13 @@
 //! Load balancer: round-robin over pipes that have room, keeping every
 //! frame of a message on the pipe its first frame went to.
 
+use super::ring::Ring;
 use super::{PipeId, PipeSet, SendError};
 use crate::msg::Msg;
 
 #[derive(Default)]
 pub(crate) struct LoadBalancer {
-    pipes: Vec<PipeId>,
-    next: usize,
+    ring: Ring,
     /// The pipe the current multipart message is going to.
     current: Option<PipeId>,
     /// The current message's pipe died: drop its remaining frames.
@@ -16,19 +16,11 @@ pub(crate) struct LoadBalancer {
 
 impl LoadBalancer {
     pub(crate) fn attach(&mut self, id: PipeId) {
-        self.pipes.push(id);
+        self.ring.attach(id);
     }
 
     pub(crate) fn detach(&mut self, id: PipeId) {
-        if let Some(pos) = self.pipes.iter().position(|&p| p == id) {
-            self.pipes.remove(pos);
-            if self.next > pos || self.next >= self.pipes.len() {
-                self.next = self
-                    .next
-                    .saturating_sub(1)
-                    .min(self.pipes.len().saturating_sub(1));
-            }
-        }
+        self.ring.detach(id);
         if self.current == Some(id) {
             self.current = None;
             self.dropping = true;
@@ -75,24 +67,21 @@ impl LoadBalancer {
     }
 
     fn pick(&mut self, pipes: &mut PipeSet) -> Option<PipeId> {
-        let n = self.pipes.len();
-        for i in 0..n {
-            let idx = (self.next + i) % n;
-            let id = self.pipes[idx];
-            if pipes.get(id).is_some_and(|p| p.writer.check_write()) {
-                self.next = (idx + 1) % n;
-                return Some(id);
-            }
-        }
-        None
+        self.ring
+            .pick(|id| {
+                pipes
+                    .get(id)
+                    .is_some_and(|p| p.writer.check_write())
+                    .then_some(())
+            })
+            .map(|(id, ())| id)
     }
 
     pub(crate) fn has_out(&mut self, pipes: &mut PipeSet) -> bool {
         if self.current.is_some() || self.dropping {
             return true;
         }
-        self.pipes
-            .iter()
+        self.ring
             .any(|&id| pipes.get(id).is_some_and(|p| p.writer.check_write()))
     }
 }

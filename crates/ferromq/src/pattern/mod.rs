@@ -12,6 +12,7 @@ pub(crate) mod pull;
 pub(crate) mod push;
 pub(crate) mod rep;
 pub(crate) mod req;
+mod ring;
 pub(crate) mod router;
 pub(crate) mod sub;
 pub(crate) mod trie;

@@ -1,0 +1,79 @@
+//! The rotation both the load balancer and the fair queue use: pipes in
+//! attach order, scanned from where the last pick left off.
+
+use super::PipeId;
+
+#[derive(Default)]
+pub(crate) struct Ring {
+    ids: Vec<PipeId>,
+    next: usize,
+}
+
+impl Ring {
+    pub(crate) fn attach(&mut self, id: PipeId) {
+        self.ids.push(id);
+    }
+
+    pub(crate) fn detach(&mut self, id: PipeId) {
+        if let Some(pos) = self.ids.iter().position(|&p| p == id) {
+            self.ids.remove(pos);
+            // Keep pointing at the pipe that was next, or wrap around.
+            if pos < self.next {
+                self.next -= 1;
+            }
+            if self.next >= self.ids.len() {
+                self.next = 0;
+            }
+        }
+    }
+
+    /// Scans once around the ring from the rotation point; the first pipe
+    /// for which `f` yields a value becomes the last served, and the next
+    /// scan starts after it.
+    pub(crate) fn pick<T>(
+        &mut self,
+        mut f: impl FnMut(PipeId) -> Option<T>,
+    ) -> Option<(PipeId, T)> {
+        let n = self.ids.len();
+        for i in 0..n {
+            let idx = (self.next + i) % n;
+            let id = self.ids[idx];
+            if let Some(value) = f(id) {
+                self.next = (idx + 1) % n;
+                return Some((id, value));
+            }
+        }
+        None
+    }
+
+    /// Whether any pipe satisfies `f` (does not rotate).
+    pub(crate) fn any(&self, f: impl FnMut(&PipeId) -> bool) -> bool {
+        self.ids.iter().any(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotates_and_survives_detach() {
+        let mut ring = Ring::default();
+        for id in 1..=3 {
+            ring.attach(id);
+        }
+        let order: Vec<PipeId> = (0..4)
+            .map(|_| ring.pick(|id| Some(id)).unwrap().0)
+            .collect();
+        assert_eq!(order, [1, 2, 3, 1]);
+        // Next up is 2; removing 1 (behind it) keeps 2 next.
+        ring.detach(1);
+        assert_eq!(ring.pick(|id| Some(id)).unwrap().0, 2);
+        // Removing the last entry while it is next wraps to the start.
+        ring.detach(3);
+        assert_eq!(ring.pick(|id| Some(id)).unwrap().0, 2);
+        assert_eq!(ring.pick(|id| (id != 2).then_some(())), None);
+        ring.detach(2);
+        assert!(ring.pick(|id| Some(id)).is_none());
+    }
+}
