@@ -62,18 +62,16 @@ mod tests {
         for id in 1..=3 {
             ring.attach(id);
         }
-        let order: Vec<PipeId> = (0..4)
-            .map(|_| ring.pick(|id| Some(id)).unwrap().0)
-            .collect();
+        let order: Vec<PipeId> = (0..4).map(|_| ring.pick(Some).unwrap().0).collect();
         assert_eq!(order, [1, 2, 3, 1]);
         // Next up is 2; removing 1 (behind it) keeps 2 next.
         ring.detach(1);
-        assert_eq!(ring.pick(|id| Some(id)).unwrap().0, 2);
+        assert_eq!(ring.pick(Some).unwrap().0, 2);
         // Removing the last entry while it is next wraps to the start.
         ring.detach(3);
-        assert_eq!(ring.pick(|id| Some(id)).unwrap().0, 2);
+        assert_eq!(ring.pick(Some).unwrap().0, 2);
         assert_eq!(ring.pick(|id| (id != 2).then_some(())), None);
         ring.detach(2);
-        assert!(ring.pick(|id| Some(id)).is_none());
+        assert!(ring.pick(Some).is_none());
     }
 }
