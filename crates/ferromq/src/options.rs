@@ -32,6 +32,9 @@ pub mod id {
     pub const REQ_CORRELATE: i32 = 52;
     pub const REQ_RELAXED: i32 = 53;
     pub const HANDSHAKE_IVL: i32 = 66;
+    pub const XPUB_NODROP: i32 = 69;
+    pub const XPUB_WELCOME_MSG: i32 = 72;
+    pub const XPUB_VERBOSER: i32 = 78;
 }
 
 /// `ZMQ_EVENTS` bit: a message can be received.
@@ -99,6 +102,18 @@ pub(crate) fn bool_value(option: i32, value: &[u8]) -> Result<bool> {
             "option {option} takes 0 or 1, got {v}"
         ))),
     }
+}
+
+/// A non-negative int option read as a flag: libzmq's "relaxed" boolean
+/// options (ROUTER_MANDATORY, XPUB_VERBOSE, ...) take any value >= 0.
+pub(crate) fn flag_value(option: i32, value: &[u8]) -> Result<bool> {
+    let v = int_value(option, value)?;
+    if v < 0 {
+        return Err(Error::inval(format!(
+            "option {option} must be >= 0, got {v}"
+        )));
+    }
+    Ok(v != 0)
 }
 
 fn at_least(option: &str, value: i32, min: i32) -> Result<i32> {

@@ -136,6 +136,16 @@ pub(crate) trait Pattern: Send {
     }
 }
 
+/// A random-ish 32-bit number, to seed counters (libzmq starts its
+/// generated routing ids and request ids at random values too).
+pub(crate) fn random_u32() -> u32 {
+    use std::hash::BuildHasher;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    std::collections::hash_map::RandomState::new().hash_one(nanos) as u32
+}
+
 /// The pattern implementing `socket_type`.
 pub(crate) fn new_pattern(socket_type: SocketType) -> Result<Box<dyn Pattern>> {
     Ok(match socket_type {

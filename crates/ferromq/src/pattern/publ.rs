@@ -62,8 +62,8 @@ impl Pattern for Pub {
 #[cfg(test)]
 mod tests {
     use super::super::dist::testing::*;
-    use super::super::xpub::XPUB_NODROP;
     use super::*;
+    use crate::options::id::XPUB_NODROP;
 
     #[test]
     fn filters_by_prefix_and_cannot_receive() {

@@ -10,10 +10,10 @@
 
 use super::fq::FairQueue;
 use super::lb::LoadBalancer;
-use super::{Pattern, PipeId, PipeSet, SendError};
+use super::{random_u32, Pattern, PipeId, PipeSet, SendError};
 use crate::error::{Error, ErrorKind, Result};
 use crate::msg::Msg;
-use crate::options::{id, int_value};
+use crate::options::{flag_value, id};
 
 pub(crate) struct Req {
     lb: LoadBalancer,
@@ -42,26 +42,6 @@ impl Default for Req {
             request_id: random_u32(),
         }
     }
-}
-
-/// A random-ish 32-bit number (libzmq seeds counters randomly too).
-pub(crate) fn random_u32() -> u32 {
-    use std::hash::BuildHasher;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    std::collections::hash_map::RandomState::new().hash_one(nanos) as u32
-}
-
-/// A non-negative int option as a flag (libzmq accepts any value >= 0).
-pub(crate) fn flag_value(option: i32, value: &[u8]) -> Result<bool> {
-    let v = int_value(option, value)?;
-    if v < 0 {
-        return Err(Error::inval(format!(
-            "option {option} must be >= 0, got {v}"
-        )));
-    }
-    Ok(v != 0)
 }
 
 impl Req {

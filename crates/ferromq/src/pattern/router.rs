@@ -15,10 +15,11 @@
 //! frame fails with `EHOSTUNREACH` (unknown peer) or `EAGAIN` (full).
 
 use super::fq::FairQueue;
-use super::req::{flag_value, random_u32};
+use super::random_u32;
 use super::{Pattern, PipeId, PipeSet, SendError};
 use crate::error::{ErrorKind, Result};
 use crate::msg::Msg;
+use crate::options::flag_value;
 use crate::options::id;
 use bytes::Bytes;
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 //! every subscriber with a matching topic; the subscriptions and cancels
 //! the peers send come up through `recv` as `0x01 topic` / `0x00 topic`
 //! frames: only a topic's first subscription and its last cancel across
-//! all peers, unless XPUB_VERBOSE (every subscription) or XPUB_VERBOSER
+//! all peers, unless XPUB_VERBOSE (every subscription) or id::XPUB_VERBOSER
 //! (every subscription and cancel) is set. Other messages peers send
 //! upstream are delivered as they are.
 //!
@@ -16,29 +16,22 @@
 //! connection subscribes afresh).
 //!
 //! PUB is the same machinery with nothing delivered upwards (see
-//! [`super::publ`]). Both also take XPUB_NODROP (a full subscriber makes
+//! [`super::publ`]). Both also take id::XPUB_NODROP (a full subscriber makes
 //! `send` fail with `EAGAIN` instead of missing the message) and
-//! XPUB_WELCOME_MSG (a message sent to every new subscriber).
+//! id::XPUB_WELCOME_MSG (a message sent to every new subscriber).
 //!
 //! Sockets have no event for "a peer sent something", so the subscription
 //! messages waiting in the pipes are read whenever the socket is used:
 //! before each message is sent, and on `recv`, `has_in` and `has_out`.
 
 use super::dist::Distributor;
-use super::req::flag_value;
 use super::trie::{PrefixMap, Removed};
 use super::{Pattern, PipeId, PipeSet, SendError};
 use crate::error::{Error, Result};
 use crate::msg::Msg;
+use crate::options::flag_value;
 use crate::options::id;
 use std::collections::VecDeque;
-
-/// libzmq's ZMQ_XPUB_NODROP.
-pub(crate) const XPUB_NODROP: i32 = 69;
-/// libzmq's ZMQ_XPUB_WELCOME_MSG.
-pub(crate) const XPUB_WELCOME_MSG: i32 = 72;
-/// libzmq's ZMQ_XPUB_VERBOSER.
-pub(crate) const XPUB_VERBOSER: i32 = 78;
 
 /// The subscription (`true`) or cancel (`false`) a frame carries, if it is
 /// one: a ZMTP 3.1 command, or the legacy `0x01`/`0x00` + topic data frame.
@@ -209,13 +202,13 @@ impl Pattern for Xpub {
     fn set_option(&mut self, option: i32, value: &[u8], _pipes: &mut PipeSet) -> Result<bool> {
         match option {
             id::XPUB_VERBOSE => self.verbose_subs = flag_value(option, value)?,
-            XPUB_VERBOSER => {
+            id::XPUB_VERBOSER => {
                 let on = flag_value(option, value)?;
                 self.verbose_subs = on;
                 self.verbose_unsubs = on;
             }
-            XPUB_NODROP => self.lossless = flag_value(option, value)?,
-            XPUB_WELCOME_MSG => {
+            id::XPUB_NODROP => self.lossless = flag_value(option, value)?,
+            id::XPUB_WELCOME_MSG => {
                 self.welcome = (!value.is_empty()).then(|| Msg::from(value));
             }
             _ => return Ok(false),
@@ -329,7 +322,7 @@ mod tests {
     fn verboser_passes_every_cancel_too() {
         let mut pipes = PipeSet::default();
         let mut x = Xpub::default();
-        set(&mut x, &mut pipes, XPUB_VERBOSER, true);
+        set(&mut x, &mut pipes, id::XPUB_VERBOSER, true);
         let mut peers = [
             attach_peer(&mut x, &mut pipes, 1, 0),
             attach_peer(&mut x, &mut pipes, 2, 0),
@@ -436,7 +429,7 @@ mod tests {
     fn nodrop_refuses_instead_of_dropping() {
         let mut pipes = PipeSet::default();
         let mut x = Xpub::default();
-        set(&mut x, &mut pipes, XPUB_NODROP, true);
+        set(&mut x, &mut pipes, id::XPUB_NODROP, true);
         let mut a = attach_peer(&mut x, &mut pipes, 1, 1);
         a.send(&[b"\x01"]);
         send(&mut x, &mut pipes, &[b"1"]).unwrap();
@@ -452,15 +445,15 @@ mod tests {
         let mut pipes = PipeSet::default();
         let mut x = Xpub::default();
         assert!(x
-            .set_option(XPUB_WELCOME_MSG, b"WELCOME", &mut pipes)
+            .set_option(id::XPUB_WELCOME_MSG, b"WELCOME", &mut pipes)
             .unwrap());
         let mut a = attach_peer(&mut x, &mut pipes, 1, 0);
         assert_eq!(a.recv_all(), vec![v(&[b"WELCOME"])]);
-        assert!(x.set_option(XPUB_WELCOME_MSG, b"", &mut pipes).unwrap());
+        assert!(x.set_option(id::XPUB_WELCOME_MSG, b"", &mut pipes).unwrap());
         let mut b = attach_peer(&mut x, &mut pipes, 2, 0);
         assert!(b.recv().is_none());
         assert!(!x.set_option(id::SUBSCRIBE, b"", &mut pipes).unwrap());
-        assert!(x.set_option(XPUB_NODROP, b"", &mut pipes).is_err());
+        assert!(x.set_option(id::XPUB_NODROP, b"", &mut pipes).is_err());
     }
 
     #[test]
