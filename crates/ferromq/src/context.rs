@@ -80,7 +80,15 @@ impl Drop for CtxShared {
     fn drop(&mut self) {
         // The last socket and the last Context handle are gone: let the I/O
         // threads finish lingering connections, then stop them.
-        for io in &mut self.io_threads {
+        self.stop_io_threads();
+    }
+}
+
+impl CtxShared {
+    /// Lets the I/O threads finish lingering connections, then stops them
+    /// (a no-op for threads already stopped).
+    fn stop_io_threads(&self) {
+        for io in &self.io_threads {
             io.stop_and_join();
         }
     }
@@ -90,9 +98,9 @@ impl Drop for CtxShared {
 ///
 /// Cloning a `Context` gives another handle to the same context.
 /// [`term`](Context::term) interrupts every blocked call on its sockets
-/// with `ETERM` and waits until they are all closed; the I/O threads stop
-/// once the last handle and socket are gone and lingering messages have
-/// left (or their LINGER expired).
+/// with `ETERM`, waits until they are all closed and their queued messages
+/// have left (or their LINGER expired). Dropping the last handle and
+/// socket does the same waiting without the interruption.
 ///
 /// ```
 /// use ferromq::{Context, SocketType};
@@ -146,11 +154,15 @@ impl Context {
         self.shared.terminate();
     }
 
-    /// Like zmq_ctx_term: interrupts blocked calls with `ETERM`, then waits
-    /// until every socket of the context is closed (dropped).
+    /// Like zmq_ctx_term: interrupts blocked calls with `ETERM`, waits
+    /// until every socket of the context is closed (dropped), then waits
+    /// until what they queued has been sent or their LINGER has expired.
+    /// With LINGER -1 (the default) and an unreachable peer this waits
+    /// forever, as libzmq does.
     pub fn term(&self) {
         self.shared.terminate();
         self.shared.wait_for_sockets();
+        self.shared.stop_io_threads();
     }
 
     /// True once [`term`](Context::term) or [`shutdown`](Context::shutdown)

@@ -126,6 +126,18 @@ fn at_least(option: &str, value: i32, min: i32) -> Result<i32> {
 }
 
 impl Options {
+    /// libzmq's defaults for a socket of `socket_type`. SUB and XSUB start
+    /// with LINGER 0, as in libzmq: closing them must not wait for pending
+    /// subscriptions to reach a publisher.
+    pub(crate) fn for_type(socket_type: ferromq_proto::SocketType) -> Options {
+        use ferromq_proto::SocketType::{Sub, Xsub};
+        let mut options = Options::default();
+        if matches!(socket_type, Sub | Xsub) {
+            options.linger = 0;
+        }
+        options
+    }
+
     /// Sets a generic option from its raw libzmq encoding. Returns
     /// `Ok(false)` if the option is not a generic one (the socket type may
     /// know it).

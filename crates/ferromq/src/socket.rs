@@ -126,7 +126,7 @@ impl Socket {
             inner: RefCell::new(Inner {
                 ctx,
                 link,
-                options: Options::default(),
+                options: Options::for_type(socket_type),
                 pattern,
                 pipes: PipeSet::default(),
                 rcvmore: false,

@@ -247,6 +247,9 @@ fn options_follow_libzmq_defaults_and_reject_bad_values() {
     assert_eq!(s.sndhwm().unwrap(), 1000);
     assert_eq!(s.rcvhwm().unwrap(), 1000);
     assert_eq!(s.linger().unwrap(), -1);
+    for t in [SocketType::Sub, SocketType::Xsub] {
+        assert_eq!(ctx.socket(t).unwrap().linger().unwrap(), 0, "{t}");
+    }
     assert_eq!(s.rcvtimeo().unwrap(), -1);
     assert_eq!(s.sndtimeo().unwrap(), -1);
     assert_eq!(
@@ -296,4 +299,70 @@ fn ipv6_literal_and_localhost_names() {
     );
     by_name.send("by name", 0).unwrap();
     assert_eq!(pull4.recv(0).unwrap().as_str(), Some("by name"));
+}
+
+#[test]
+fn term_waits_for_lingering_messages_like_zmq_ctx_term() {
+    // The receiver lives in another context, so terminating the sender's
+    // context does not touch it.
+    let receiver_ctx = Context::new();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let ep = format!("tcp://127.0.0.1:{port}");
+    let ctx = Context::new();
+    let push = ctx.socket(SocketType::Push).unwrap();
+    push.set_linger(-1).unwrap();
+    push.connect(&ep).unwrap();
+    for i in 0..10u8 {
+        push.send(vec![i], DONTWAIT).unwrap();
+    }
+    drop(push);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let terminator = std::thread::spawn(move || {
+        ctx.term();
+        done_tx.send(()).unwrap();
+    });
+    // Nothing can be delivered yet, so term() must still be waiting (it
+    // returns at once when it does not honour LINGER).
+    assert!(
+        done_rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "term() returned with undelivered messages and LINGER -1"
+    );
+    let pull = with_timeout(receiver_ctx.socket(SocketType::Pull).unwrap());
+    pull.bind(&ep).unwrap();
+    for i in 0..10u8 {
+        assert_eq!(&pull.recv(0).unwrap()[..], &[i]);
+    }
+    done_rx
+        .recv_timeout(DEADLINE)
+        .expect("term() returned once the messages were delivered");
+    terminator.join().unwrap();
+}
+
+#[test]
+fn several_io_threads_share_the_connections() {
+    assert_eq!(
+        Context::with_io_threads(0).err().map(|e| e.kind()),
+        Some(ErrorKind::EINVAL)
+    );
+    let ctx = Context::with_io_threads(3).unwrap();
+    assert_eq!(ctx.io_threads(), 3);
+    // Binds and connects go round-robin over the threads, so these six
+    // connections land on all three; every one must carry its traffic.
+    let (pull, ep) = bound(&ctx, SocketType::Pull);
+    let pull = with_timeout(pull);
+    let pushes: Vec<_> = (0..6)
+        .map(|_| connected(&ctx, SocketType::Push, &ep))
+        .collect();
+    for (i, push) in pushes.iter().enumerate() {
+        push.send(vec![i as u8], 0).unwrap();
+    }
+    let mut got: Vec<u8> = (0..6).map(|_| pull.recv(0).unwrap()[0]).collect();
+    got.sort();
+    assert_eq!(got, [0, 1, 2, 3, 4, 5]);
+    drop(pushes);
+    drop(pull);
+    ctx.term();
 }

@@ -99,7 +99,7 @@ impl Wake for TokenWake {
 /// Handle to one I/O thread.
 pub(crate) struct IoThread {
     shared: Arc<IoShared>,
-    handle: Option<JoinHandle<()>>,
+    handle: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl IoThread {
@@ -129,7 +129,7 @@ impl IoThread {
             .map_err(|e| Error::from_io(&e, "cannot start an I/O thread"))?;
         Ok(IoThread {
             shared,
-            handle: Some(handle),
+            handle: Mutex::new(Some(handle)),
         })
     }
 
@@ -140,10 +140,11 @@ impl IoThread {
 
     /// Asks the thread to exit once its lingering connections are done, and
     /// waits for it.
-    pub(crate) fn stop_and_join(&mut self) {
+    pub(crate) fn stop_and_join(&self) {
         self.shared.stop.store(true, Ordering::Release);
         let _ = self.shared.waker.wake();
-        if let Some(handle) = self.handle.take() {
+        let handle = lock(&self.handle).take();
+        if let Some(handle) = handle {
             let _ = handle.join();
         }
     }
@@ -528,7 +529,10 @@ impl Reactor {
             p.to_socket.set_waker(waker.clone());
             p.from_socket.set_waker(waker);
         }
-        let engine = Engine::new(stream, c.socket.clone(), &c.options, pipes, true);
+        let mut engine = Engine::new(stream, c.socket.clone(), &c.options, pipes, true);
+        // A socket closed while this peer was unreachable: deliver what it
+        // queued, then stop.
+        engine.draining = c.closing;
         c.engine = Some(token);
         let got = self.insert(Entry::Engine {
             engine: Box::new(engine),
