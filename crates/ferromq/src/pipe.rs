@@ -43,6 +43,10 @@ struct Shared {
     /// Whole messages the reader has consumed.
     read: AtomicU64,
     writer_blocked: AtomicBool,
+    /// Set (under the lock) whenever the writer publishes or closes; lets a
+    /// reader that is already registered as waiting see "still empty"
+    /// without taking the lock.
+    changed: AtomicBool,
     hwm: u64,
 }
 
@@ -67,6 +71,7 @@ pub(crate) fn pipe(hwm: u64, reader_waker: Waker, writer_waker: Waker) -> (PipeW
         }),
         read: AtomicU64::new(0),
         writer_blocked: AtomicBool::new(false),
+        changed: AtomicBool::new(false),
         hwm,
     });
     (
@@ -80,6 +85,7 @@ pub(crate) fn pipe(hwm: u64, reader_waker: Waker, writer_waker: Waker) -> (PipeW
             shared,
             local: VecDeque::new(),
             mid_message: false,
+            registered: false,
         },
     )
 }
@@ -150,6 +156,7 @@ impl PipeWriter {
                 return;
             }
             q.msgs.extend(self.batch.drain(..complete));
+            self.shared.changed.store(true, Ordering::Release);
             if q.reader_waiting {
                 q.reader_waiting = false;
                 Some(q.reader_waker.clone())
@@ -195,6 +202,7 @@ impl Drop for PipeWriter {
             let mut q = self.shared.lock();
             q.writer_closed = true;
             q.reader_waiting = false;
+            self.shared.changed.store(true, Ordering::Release);
             q.reader_waker.clone()
         };
         waker.wake();
@@ -206,6 +214,9 @@ pub(crate) struct PipeReader {
     shared: Arc<Shared>,
     local: VecDeque<Msg>,
     mid_message: bool,
+    /// This reader found the pipe empty and set `reader_waiting`; nothing
+    /// was published since unless `changed` says so.
+    registered: bool,
 }
 
 /// What a read found.
@@ -222,8 +233,15 @@ impl PipeReader {
         if !self.local.is_empty() {
             return Ok(());
         }
+        // Still registered and nothing published since: still empty, and
+        // the writer will wake us. No lock needed.
+        if self.registered && !self.shared.changed.load(Ordering::Acquire) {
+            return Err(ReadState::Empty);
+        }
         let mut q = self.shared.lock();
+        self.shared.changed.store(false, Ordering::Relaxed);
         std::mem::swap(&mut self.local, &mut q.msgs);
+        self.registered = false;
         if !self.local.is_empty() {
             return Ok(());
         }
@@ -231,6 +249,7 @@ impl PipeReader {
             return Err(ReadState::Closed);
         }
         q.reader_waiting = true;
+        self.registered = true;
         Err(ReadState::Empty)
     }
 
@@ -385,7 +404,7 @@ mod tests {
         }
         let reader_thread = std::thread::current();
         let (mut w, mut r) = pipe(10, Arc::new(Unpark(reader_thread)), no_waker());
-        let n = 20_000u32;
+        let n: u32 = if cfg!(miri) { 200 } else { 20_000 };
         let writer = std::thread::spawn(move || {
             for i in 0..n {
                 while !w.check_write() {
@@ -405,7 +424,15 @@ mod tests {
                 }
                 Err(ReadState::Closed) => break,
                 Err(ReadState::Empty) => {
-                    std::thread::park_timeout(std::time::Duration::from_millis(10))
+                    // The writer publishes or closes within microseconds and
+                    // must wake us: a park that runs to its timeout means a
+                    // wake-up was lost.
+                    let start = std::time::Instant::now();
+                    std::thread::park_timeout(std::time::Duration::from_secs(5));
+                    assert!(
+                        start.elapsed() < std::time::Duration::from_secs(5),
+                        "missed wake-up after {next} messages"
+                    );
                 }
             }
         }
