@@ -213,3 +213,39 @@ fn push_round_robins_and_pull_fair_queues() {
     assert_eq!(all, (0..10).collect::<Vec<_>>());
     assert!(a.windows(2).all(|w| w[0] < w[1]) && b.windows(2).all(|w| w[0] < w[1]));
 }
+
+#[test]
+fn sub_resubscribes_to_a_restarted_publisher() {
+    let ctx = Context::new();
+    let (publisher, ep) = bound(&ctx, SocketType::Pub);
+    let sub = ctx.socket(SocketType::Sub).unwrap();
+    sub.set_subscribe(b"temp").unwrap();
+    sub.connect(&ep).unwrap();
+    sub.set_rcvtimeo(20).unwrap();
+    wait_until("the first publisher to hear the subscription", || {
+        publisher.send("temp 1", 0).unwrap();
+        sub.recv(0).is_ok()
+    });
+    drop(publisher);
+
+    // A new publisher on the same port knows nothing of the old
+    // subscriptions: only a resent SUBSCRIBE lets "temp" through.
+    let publisher = ctx.socket(SocketType::Pub).unwrap();
+    wait_until("rebinding the same port", || publisher.bind(&ep).is_ok());
+    wait_until("the restarted publisher to hear the subscription", || {
+        publisher.send("other", 0).unwrap();
+        publisher.send("temp 2", 0).unwrap();
+        matches!(sub.recv(0), Ok(m) if m.as_str() == Some("temp 2"))
+    });
+    // Filtering still holds after the resubscription.
+    publisher.send("other", 0).unwrap();
+    publisher.send("temp 3", 0).unwrap();
+    sub.set_rcvtimeo(DEADLINE.as_millis() as i32).unwrap();
+    loop {
+        let m = sub.recv(0).unwrap();
+        assert_ne!(m.as_str(), Some("other"));
+        if m.as_str() == Some("temp 3") {
+            break;
+        }
+    }
+}
