@@ -29,6 +29,7 @@ mod msg;
 mod options;
 mod pattern;
 mod pipe;
+mod poll;
 mod socket;
 
 pub use context::Context;
@@ -36,4 +37,5 @@ pub use error::{Error, ErrorKind, Result};
 pub use ferromq_proto::SocketType;
 pub use msg::{Msg, INLINE_CAPACITY};
 pub use options::{id as option, POLLIN, POLLOUT};
+pub use poll::{poll, PollItem};
 pub use socket::{Socket, DONTWAIT, SNDMORE};

@@ -2,9 +2,9 @@
 //! pipe gone) and wake-ups from pipes, with a blocking wait for the owning
 //! thread.
 
-use crate::pipe::Wake;
+use crate::pipe::{Wake, Waker};
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 pub(crate) struct Mailbox<C> {
@@ -15,6 +15,8 @@ pub(crate) struct Mailbox<C> {
 struct State<C> {
     signaled: bool,
     commands: VecDeque<C>,
+    /// Pollers waiting on this socket among others: woken on every wake.
+    watchers: Vec<Waker>,
 }
 
 impl<C: Send> Mailbox<C> {
@@ -23,6 +25,7 @@ impl<C: Send> Mailbox<C> {
             state: Mutex::new(State {
                 signaled: false,
                 commands: VecDeque::new(),
+                watchers: Vec::new(),
             }),
             cond: Condvar::new(),
         }
@@ -37,8 +40,20 @@ impl<C: Send> Mailbox<C> {
         let mut st = self.lock();
         st.commands.push_back(command);
         st.signaled = true;
+        let watchers = st.watchers.clone();
         drop(st);
         self.cond.notify_one();
+        watchers.iter().for_each(|w| w.wake());
+    }
+
+    /// Registers a poller to be woken along with the owner.
+    pub(crate) fn watch(&self, watcher: Waker) {
+        self.lock().watchers.push(watcher);
+    }
+
+    /// Removes a poller registered with [`watch`](Mailbox::watch).
+    pub(crate) fn unwatch(&self, watcher: &Waker) {
+        self.lock().watchers.retain(|w| !Arc::ptr_eq(w, watcher));
     }
 
     /// Takes all queued commands.
@@ -80,10 +95,19 @@ impl<C: Send> Mailbox<C> {
 impl<C: Send> Wake for Mailbox<C> {
     fn wake(&self) {
         let mut st = self.lock();
-        if !st.signaled {
-            st.signaled = true;
-            drop(st);
+        // Pollers are woken even when the owner already was: a poller
+        // registered after that wake has not seen it.
+        let watchers = if st.watchers.is_empty() {
+            Vec::new()
+        } else {
+            st.watchers.clone()
+        };
+        let notify = !st.signaled;
+        st.signaled = true;
+        drop(st);
+        if notify {
             self.cond.notify_one();
         }
+        watchers.iter().for_each(|w| w.wake());
     }
 }

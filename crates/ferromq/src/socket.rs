@@ -531,6 +531,14 @@ impl Socket {
         self.set_int(id::XPUB_VERBOSE, i32::from(value))
     }
 
+    pub(crate) fn watch(&self, waker: Waker) {
+        self.inner.borrow().link.mailbox.watch(waker);
+    }
+
+    pub(crate) fn unwatch(&self, waker: &Waker) {
+        self.inner.borrow().link.mailbox.unwatch(waker);
+    }
+
     /// Closes the socket (same as dropping it): queued messages keep
     /// leaving for up to LINGER.
     pub fn close(self) {}
