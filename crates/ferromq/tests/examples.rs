@@ -1,0 +1,301 @@
+//! The guide's examples, run as processes against ferromq peers (and each
+//! other), with their output checked. `cargo test` builds the examples
+//! next to the test binaries; endpoints come from environment variables
+//! pointing at free ports.
+
+mod common;
+
+use common::*;
+use ferromq::{Context, SocketType};
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Instant;
+
+fn example_path(name: &str) -> PathBuf {
+    // target/<profile>/deps/<test binary> -> target/<profile>/examples/<name>
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    path.pop();
+    path.push("examples");
+    path.push(name);
+    assert!(
+        path.exists(),
+        "example {name} not built at {}",
+        path.display()
+    );
+    path
+}
+
+/// A free tcp endpoint on 127.0.0.1.
+fn free_endpoint() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("tcp://127.0.0.1:{}", l.local_addr().unwrap().port())
+}
+
+/// A running example; killed when dropped. Its stdout lines arrive on a
+/// channel so waits are bounded.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+fn run(name: &str, args: &[&str], env: &[(&str, &str)]) -> Running {
+    let mut child = Command::new(example_path(name))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Running { child, lines }
+}
+
+impl Running {
+    /// Waits for the process to exit; returns its status and every line.
+    fn finish(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let lines = self.lines.iter().collect();
+                return (status, lines);
+            }
+            assert!(start.elapsed() < DEADLINE, "example did not exit in time");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    fn close_stdin(&mut self) {
+        drop(self.child.stdin.take());
+    }
+
+    fn write_stdin(&mut self, text: &str) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(text.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn hwserver_answers_world() {
+    let ep = free_endpoint();
+    let _server = run("hwserver", &[], &[("HWSERVER_BIND", &ep)]);
+    let ctx = Context::new();
+    let req = with_timeout(connected(&ctx, SocketType::Req, &ep));
+    for _ in 0..10 {
+        req.send("Hello", 0).unwrap();
+        assert_eq!(req.recv(0).unwrap().as_str(), Some("World"));
+    }
+}
+
+#[test]
+fn hwclient_makes_ten_requests_and_exits() {
+    let ctx = Context::new();
+    let (rep, ep) = bound(&ctx, SocketType::Rep);
+    let rep = with_timeout(rep);
+    let client = run("hwclient", &[], &[("HWCLIENT_CONNECT", &ep)]);
+    for _ in 0..10 {
+        assert_eq!(rep.recv(0).unwrap().as_str(), Some("Hello"));
+        rep.send("World", 0).unwrap();
+    }
+    let (status, lines) = client.finish();
+    assert!(status.success());
+    let replies = lines.iter().filter(|l| l.contains("[ World ]")).count();
+    assert_eq!(replies, 10, "{lines:?}");
+}
+
+#[test]
+fn wuserver_publishes_guide_format_updates() {
+    let ep = free_endpoint();
+    let _server = run("wuserver", &[], &[("WUSERVER_BIND", &ep)]);
+    let ctx = Context::new();
+    let sub = ctx.socket(SocketType::Sub).unwrap();
+    sub.set_subscribe(b"1").unwrap();
+    sub.connect(&ep).unwrap();
+    let sub = with_timeout(sub);
+    for _ in 0..50 {
+        let update = sub.recv(0).unwrap();
+        let text = update.as_str().unwrap().to_owned();
+        let fields: Vec<i64> = text.split(' ').map(|f| f.parse().unwrap()).collect();
+        assert_eq!(fields.len(), 3, "{text}");
+        assert!(text.starts_with('1') && text.split(' ').next().unwrap().len() == 5);
+        assert!((1..100_000).contains(&fields[0]), "{text}");
+        assert!((-80..135).contains(&fields[1]), "{text}");
+        assert!((10..60).contains(&fields[2]), "{text}");
+    }
+}
+
+#[test]
+fn wuclient_averages_the_temperature_of_its_zipcode() {
+    let ctx = Context::new();
+    let (publisher, ep) = bound(&ctx, SocketType::Pub);
+    let client = run("wuclient", &["10001 ", "20"], &[("WUCLIENT_CONNECT", &ep)]);
+    // Publish until the client has its 20 updates and exits: other
+    // zipcodes must be filtered out, the matching ones average 30.
+    let mut client = Some(client);
+    let start = Instant::now();
+    let mut n = 0u64;
+    while let Some(c) = client.as_mut() {
+        if c.child.try_wait().unwrap().is_some() {
+            let (status, lines) = client.take().unwrap().finish();
+            assert!(status.success());
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l == "Average temperature for zipcode '10001' was 30F"),
+                "{lines:?}"
+            );
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE, "wuclient never finished");
+        n += 1;
+        publisher.send("10002 99 50", 0).unwrap();
+        publisher
+            .send(format!("10001 {} 40", 20 + (n % 2) * 20), 0)
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn task_pipeline_runs_end_to_end() {
+    let vent = free_endpoint();
+    let sink = free_endpoint();
+    let sink_proc = run("tasksink", &[], &[("TASKSINK_BIND", &sink)]);
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            run(
+                "taskwork",
+                &[],
+                &[("TASKWORK_CONNECT", &vent), ("TASKWORK_SINK", &sink)],
+            )
+        })
+        .collect();
+    let mut vent_proc = run(
+        "taskvent",
+        &[],
+        &[("TASKVENT_BIND", &vent), ("TASKVENT_SINK", &sink)],
+    );
+    assert_eq!(
+        vent_proc.lines.recv_timeout(DEADLINE).unwrap(),
+        "Press Enter when the workers are ready: "
+    );
+    // The go can come at once: PUSH blocks until a worker is connected,
+    // so no task is lost to an early start.
+    vent_proc.write_stdin("\n");
+    vent_proc.close_stdin();
+    let (status, lines) = vent_proc.finish();
+    assert!(status.success());
+    assert!(
+        lines.iter().any(|l| l.starts_with("Total expected cost:")),
+        "{lines:?}"
+    );
+    let (status, lines) = sink_proc.finish();
+    assert!(status.success());
+    assert!(
+        lines.iter().any(|l| l.starts_with("Total elapsed time:")),
+        "{lines:?}"
+    );
+    drop(workers);
+}
+
+#[test]
+fn broker_connects_clients_and_workers() {
+    let frontend = free_endpoint();
+    let backend = free_endpoint();
+    let _broker = run(
+        "rrbroker",
+        &[],
+        &[
+            ("RRBROKER_FRONTEND", &frontend),
+            ("RRBROKER_BACKEND", &backend),
+        ],
+    );
+    let _worker = run("rrworker", &[], &[("RRWORKER_CONNECT", &backend)]);
+    let client = run("rrclient", &[], &[("RRCLIENT_CONNECT", &frontend)]);
+    let (status, lines) = client.finish();
+    assert!(status.success());
+    assert_eq!(
+        lines.iter().filter(|l| l.ends_with("[World]")).count(),
+        10,
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn wuproxy_forwards_updates_and_subscriptions() {
+    let ctx = Context::new();
+    let (upstream, up_ep) = bound(&ctx, SocketType::Xpub);
+    let upstream = with_timeout(upstream);
+    let down_ep = free_endpoint();
+    let _proxy = run(
+        "wuproxy",
+        &[],
+        &[("WUPROXY_CONNECT", &up_ep), ("WUPROXY_BIND", &down_ep)],
+    );
+    let sub = ctx.socket(SocketType::Sub).unwrap();
+    sub.set_subscribe(b"10001 ").unwrap();
+    sub.connect(&down_ep).unwrap();
+    // The subscription made at the proxy reaches the publisher.
+    assert_eq!(&upstream.recv(0).unwrap()[..], b"\x0110001 ");
+    sub.set_rcvtimeo(20).unwrap();
+    wait_until("an update through the proxy", || {
+        upstream.send("10002 1 1", 0).unwrap();
+        upstream.send("10001 72 30", 0).unwrap();
+        matches!(sub.recv(0), Ok(m) if m.as_str() == Some("10001 72 30"))
+    });
+}
+
+#[test]
+fn relay_republishes_and_hands_work_to_pullers() {
+    let (sub_ep, pub_ep, push_ep) = (free_endpoint(), free_endpoint(), free_endpoint());
+    let _relay = run(
+        "relay",
+        &[],
+        &[
+            ("RELAY_SUB_BIND", &sub_ep),
+            ("RELAY_PUB_BIND", &pub_ep),
+            ("RELAY_PUSH_BIND", &push_ep),
+        ],
+    );
+    let ctx = Context::new();
+    let producer = connected(&ctx, SocketType::Pub, &sub_ep);
+    let listener = ctx.socket(SocketType::Sub).unwrap();
+    listener.set_subscribe(b"").unwrap();
+    listener.connect(&pub_ep).unwrap();
+    listener.set_rcvtimeo(20).unwrap();
+    let worker = connected(&ctx, SocketType::Pull, &push_ep);
+    worker.set_rcvtimeo(20).unwrap();
+    let (mut heard, mut worked) = (false, false);
+    let mut n = 0;
+    wait_until("the relay to pass messages on", || {
+        n += 1;
+        producer.send(format!("abc hello{n}"), 0).unwrap();
+        if let Ok(m) = listener.recv(0) {
+            heard |= m.as_str().is_some_and(|s| s.starts_with("abc hello"));
+        }
+        if let Ok(m) = worker.recv(0) {
+            worked |= m.as_str().is_some_and(|s| s.starts_with("hello"));
+        }
+        heard && worked
+    });
+}
