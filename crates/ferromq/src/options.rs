@@ -58,8 +58,6 @@ pub(crate) struct Options {
     pub(crate) rcvbuf: i32,
     pub(crate) backlog: i32,
     pub(crate) ipv6: bool,
-    pub(crate) immediate: bool,
-    pub(crate) handshake_ivl: i32,
 }
 
 impl Default for Options {
@@ -78,8 +76,6 @@ impl Default for Options {
             rcvbuf: -1,
             backlog: 100,
             ipv6: false,
-            immediate: false,
-            handshake_ivl: 30_000,
         }
     }
 }
@@ -158,11 +154,19 @@ impl Options {
             id::SNDBUF => self.sndbuf = at_least("SNDBUF", int_value(option, value)?, -1)?,
             id::RCVBUF => self.rcvbuf = at_least("RCVBUF", int_value(option, value)?, -1)?,
             id::BACKLOG => self.backlog = at_least("BACKLOG", int_value(option, value)?, 0)?,
-            id::HANDSHAKE_IVL => {
-                self.handshake_ivl = at_least("HANDSHAKE_IVL", int_value(option, value)?, 0)?
+            // Refused until they do something: accepting an option that
+            // changes nothing would mislead.
+            id::HANDSHAKE_IVL | id::IMMEDIATE => {
+                return Err(Error::inval(format!(
+                    "option {option} ({}) is not supported yet",
+                    if option == id::IMMEDIATE {
+                        "IMMEDIATE"
+                    } else {
+                        "HANDSHAKE_IVL"
+                    }
+                )))
             }
             id::IPV6 => self.ipv6 = bool_value(option, value)?,
-            id::IMMEDIATE => self.immediate = bool_value(option, value)?,
             id::MAXMSGSIZE => {
                 let raw: [u8; 8] = value.try_into().map_err(|_| {
                     Error::inval(format!(
@@ -205,9 +209,7 @@ impl Options {
             id::SNDBUF => int(self.sndbuf),
             id::RCVBUF => int(self.rcvbuf),
             id::BACKLOG => int(self.backlog),
-            id::HANDSHAKE_IVL => int(self.handshake_ivl),
             id::IPV6 => int(i32::from(self.ipv6)),
-            id::IMMEDIATE => int(i32::from(self.immediate)),
             id::MAXMSGSIZE => Some(self.maxmsgsize.to_ne_bytes().to_vec()),
             id::ROUTING_ID => Some(self.routing_id.to_vec()),
             _ => None,

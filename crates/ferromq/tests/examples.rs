@@ -299,3 +299,21 @@ fn relay_republishes_and_hands_work_to_pullers() {
         heard && worked
     });
 }
+
+#[test]
+fn demo_runs_both_tours() {
+    let (status, lines) = run("demo", &[], &[]).finish();
+    assert!(status.success(), "{lines:?}");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("client got  \"World\""))
+            .count(),
+        3
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("12 tasks done")),
+        "{lines:?}"
+    );
+    assert_eq!(lines.last().map(String::as_str), Some("== done"));
+}

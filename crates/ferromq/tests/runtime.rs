@@ -274,6 +274,12 @@ fn options_follow_libzmq_defaults_and_reject_bad_values() {
         s.set_option_raw(9999, &[0; 4]).unwrap_err().kind(),
         ErrorKind::EINVAL
     );
+    // Options that would change nothing yet are refused, not ignored.
+    for (option, name) in [(39, "IMMEDIATE"), (66, "HANDSHAKE_IVL")] {
+        let err = s.set_option_raw(option, &1i32.to_ne_bytes()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::EINVAL);
+        assert!(err.message().contains(name), "{err}");
+    }
 }
 
 #[test]
