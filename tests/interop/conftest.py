@@ -3,6 +3,11 @@ stdin/stdout line protocol, against pyzmq (libzmq) sockets.
 
 Set FERROMQ_BIN to use a prebuilt `ferromq` binary; otherwise the CLI is
 built once per session with `cargo build -p ferromq-cli`.
+
+The guide's example programs (test_examples.py) run as they are, told their
+endpoints through environment variables; set FERROMQ_EXAMPLES_DIR to a
+directory of prebuilt ones, or they are built once per session with
+`cargo build -p ferromq --examples`.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
+import socket
 import subprocess
 import threading
 import time
@@ -223,6 +230,13 @@ def ferromq_bin() -> str:
         check=True,
         timeout=900,
     )
+    binary = cargo_target_dir() / "debug" / "ferromq"
+    assert binary.exists(), binary
+    return str(binary)
+
+
+def cargo_target_dir() -> Path:
+    """Cargo's target directory (CARGO_TARGET_DIR and config respected)."""
     meta = subprocess.run(
         ["cargo", "metadata", "--format-version", "1", "--no-deps"],
         cwd=REPO,
@@ -231,9 +245,26 @@ def ferromq_bin() -> str:
         text=True,
         timeout=120,
     )
-    binary = Path(json.loads(meta.stdout)["target_directory"]) / "debug" / "ferromq"
-    assert binary.exists(), binary
-    return str(binary)
+    return Path(json.loads(meta.stdout)["target_directory"])
+
+
+@pytest.fixture(scope="session")
+def examples_dir() -> Path:
+    """Where the guide's example programs (crates/ferromq/examples) are
+    built: FERROMQ_EXAMPLES_DIR if set, else they are built once per
+    session with `cargo build -p ferromq --examples`."""
+    given = os.environ.get("FERROMQ_EXAMPLES_DIR")
+    if given:
+        if not Path(given).is_dir():
+            pytest.fail(f"FERROMQ_EXAMPLES_DIR={given!r} is not a directory")
+        return Path(given)
+    subprocess.run(
+        ["cargo", "build", "--quiet", "-p", "ferromq", "--examples"],
+        cwd=REPO,
+        check=True,
+        timeout=900,
+    )
+    return cargo_target_dir() / "debug" / "examples"
 
 
 @pytest.fixture
@@ -290,3 +321,195 @@ def pair(peers, zctx):
         return peer, ps
 
     return make
+
+
+# --- the guide's example programs ---------------------------------------------
+
+
+class ExampleProcess:
+    """One example program (target/debug/examples/<name>) running with
+    its endpoint overrides in the environment; stdout is collected line by
+    line."""
+
+    def __init__(self, directory: Path, name: str, args=(), env=None, stdin_pipe=False):
+        binary = directory / name
+        if not os.access(binary, os.X_OK):
+            pytest.fail(f"example {name!r} is not built: {binary}")
+        self.name = name
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        full_env.setdefault("RUST_BACKTRACE", "1")
+        self.proc = subprocess.Popen(
+            [str(binary), *args],
+            stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            env=full_env,
+        )
+        self.lines: list[str] = []
+        self._stderr: list[str] = []
+        self._changed = threading.Condition()
+        self._stdout_done = False
+        threading.Thread(target=self._pump_stdout, daemon=True).start()
+        threading.Thread(target=self._pump_stderr, daemon=True).start()
+
+    def _pump_stdout(self):
+        for line in self.proc.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._stdout_done = True
+            self._changed.notify_all()
+
+    def _pump_stderr(self):
+        for line in self.proc.stderr:
+            self._stderr.append(line)
+
+    def describe(self) -> str:
+        """Name, pid, state, and what it printed: for failure messages."""
+        rc = self.proc.poll()
+        state = "running" if rc is None else f"exit code {rc}"
+        time.sleep(0.05)  # let the pumps catch up
+        out = "\n".join(self.lines[-20:])
+        err = "".join(self._stderr).strip()
+        return (
+            f"example {self.name} (pid {self.proc.pid}, {state})"
+            f"\nstdout (last 20 lines):\n{out}\nstderr:\n{err}"
+        )
+
+    def write_stdin(self, text: str, close: bool = True) -> None:
+        self.proc.stdin.write(text)
+        self.proc.stdin.flush()
+        if close:
+            self.proc.stdin.close()
+
+    def wait_for_lines(self, pattern: str, count: int = 1, timeout: float = TIMEOUT) -> list[str]:
+        """Waits until `count` stdout lines match the regex `pattern`."""
+        regex = re.compile(pattern)
+        end = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [line for line in self.lines if regex.search(line)]
+                if len(found) >= count:
+                    return found
+                left = end - time.monotonic()
+                if left <= 0 or self._stdout_done:
+                    break
+                self._changed.wait(left)
+        pytest.fail(
+            f"wanted {count} stdout lines matching {pattern!r} within {timeout:.0f} s, "
+            f"got {len(found)}\n{self.describe()}",
+            pytrace=False,
+        )
+
+    def wait_exit(self, timeout: float = TIMEOUT) -> list[str]:
+        """Waits for the program to end by itself with status 0; returns
+        all of its stdout lines."""
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(
+                f"did not exit within {timeout:.0f} s\n{self.describe()}", pytrace=False
+            )
+        self._drained()
+        if rc != 0:
+            pytest.fail(f"exited with {rc}\n{self.describe()}", pytrace=False)
+        return list(self.lines)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=TIMEOUT)
+
+    def stop(self) -> str | None:
+        """Ends a program that runs until killed (a server, a broker);
+        returns a complaint if it had already stopped on its own."""
+        rc = self.proc.poll()
+        if rc is not None:
+            return f"ended on its own before the test stopped it\n{self.describe()}"
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return f"ignored SIGTERM for {TIMEOUT:.0f} s\n{self.describe()}"
+        self._drained()
+        return None
+
+    def _drained(self) -> None:
+        """Waits (bounded) until all stdout, a last unfinished line
+        included, is in self.lines."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._stdout_done, timeout=TIMEOUT)
+
+
+@pytest.fixture
+def examples(examples_dir):
+    """Factory: examples(name, args=(), env={...}, stdin_pipe=False) ->
+    ExampleProcess. Whatever is still running at teardown is killed."""
+    started: list[ExampleProcess] = []
+
+    def start(name: str, args=(), env=None, stdin_pipe=False) -> ExampleProcess:
+        example = ExampleProcess(examples_dir, name, args, env, stdin_pipe)
+        started.append(example)
+        return example
+
+    yield start
+    for example in started:
+        example.kill()
+
+
+def free_endpoints(count: int) -> list[str]:
+    """`count` distinct loopback TCP endpoints, free a moment ago, for a
+    program that can only be told a concrete port to bind."""
+    holders = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            holders.append(s)
+        return [f"tcp://127.0.0.1:{s.getsockname()[1]}" for s in holders]
+    finally:
+        for s in holders:
+            s.close()
+
+
+@pytest.fixture
+def threads(zctx):
+    """Factory: threads(fn, *args, on_stop=None) runs fn(stop, *args) in a
+    thread, where `stop` is a threading.Event set at teardown (after which
+    on_stop, if given, is called: to wake a thread stuck in something that
+    does not look at `stop`). Each thread must finish within TIMEOUT and
+    close its own sockets (zctx outlives them); an exception raised in a
+    thread fails the test."""
+    stop = threading.Event()
+    started: list[threading.Thread] = []
+    stoppers = []
+    errors: list[str] = []
+
+    def run(fn, args):
+        try:
+            fn(stop, *args)
+        except BaseException as e:  # reported at teardown
+            errors.append(f"{fn.__name__}: {e!r}")
+
+    def start(fn, *args, on_stop=None) -> threading.Thread:
+        t = threading.Thread(target=run, args=(fn, args), daemon=True)
+        t.start()
+        started.append(t)
+        if on_stop is not None:
+            stoppers.append(on_stop)
+        return t
+
+    yield start
+    stop.set()
+    for on_stop in stoppers:
+        on_stop()
+    for t in started:
+        t.join(TIMEOUT)
+    stuck = [t.name for t in started if t.is_alive()]
+    if stuck or errors:
+        pytest.fail(f"background threads: stuck {stuck}, errors {errors}", pytrace=False)
