@@ -65,31 +65,40 @@ impl<C: Send> Mailbox<C> {
     /// that happened since the last wait returns at once, so no wake-up is
     /// ever missed between checking a pipe and waiting.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> bool {
-        let mut st = self.lock();
-        while !st.signaled {
-            match deadline {
-                None => st = self.cond.wait(st).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return false;
-                    }
-                    st = self
-                        .cond
-                        .wait_timeout(st, d - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                }
-            }
+        let (mut st, woken) = wait_until(&self.cond, self.lock(), deadline, |st| st.signaled);
+        if woken {
+            st.signaled = false;
         }
-        st.signaled = false;
-        true
+        woken
     }
 
     /// Clears a pending wake without waiting.
     pub(crate) fn clear(&self) {
         self.lock().signaled = false;
     }
+}
+
+/// Waits on `cond` until `ready` holds or `deadline` passes (`None`: no
+/// deadline). Returns the guard and whether `ready` holds.
+pub(crate) fn wait_until<'a, T>(
+    cond: &Condvar,
+    guard: MutexGuard<'a, T>,
+    deadline: Option<Instant>,
+    mut ready: impl FnMut(&mut T) -> bool,
+) -> (MutexGuard<'a, T>, bool) {
+    let mut guard = match deadline {
+        None => cond
+            .wait_while(guard, |t| !ready(t))
+            .unwrap_or_else(|e| e.into_inner()),
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            cond.wait_timeout_while(guard, left, |t| !ready(t))
+                .unwrap_or_else(|e| e.into_inner())
+                .0
+        }
+    };
+    let is_ready = ready(&mut guard);
+    (guard, is_ready)
 }
 
 impl<C: Send> Wake for Mailbox<C> {

@@ -2,6 +2,7 @@
 //! zmq_poll over sockets.
 
 use crate::error::{Error, Result};
+use crate::mailbox::wait_until;
 use crate::options::{POLLIN, POLLOUT};
 use crate::pipe::{Wake, Waker};
 use crate::socket::Socket;
@@ -57,25 +58,10 @@ impl Wake for Flag {
 impl Flag {
     /// Waits until woken or `deadline`; false on timeout.
     fn wait(&self, deadline: Option<Instant>) -> bool {
-        let mut set = self.set.lock().unwrap_or_else(|e| e.into_inner());
-        while !*set {
-            match deadline {
-                None => set = self.cond.wait(set).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return false;
-                    }
-                    set = self
-                        .cond
-                        .wait_timeout(set, d - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                }
-            }
-        }
+        let set = self.set.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut set, woken) = wait_until(&self.cond, set, deadline, |set| *set);
         *set = false;
-        true
+        woken
     }
 }
 
