@@ -14,6 +14,9 @@ pub(crate) struct Mailbox<C> {
 
 struct State<C> {
     signaled: bool,
+    /// The owner is gone: commands are dropped on arrival, so whatever
+    /// they carry (a pipe end) is released instead of kept forever.
+    closed: bool,
     commands: VecDeque<C>,
     /// Pollers waiting on this socket among others: woken on every wake.
     watchers: Vec<Waker>,
@@ -24,6 +27,7 @@ impl<C: Send> Mailbox<C> {
         Mailbox {
             state: Mutex::new(State {
                 signaled: false,
+                closed: false,
                 commands: VecDeque::new(),
                 watchers: Vec::new(),
             }),
@@ -35,9 +39,15 @@ impl<C: Send> Mailbox<C> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a command and wakes the owner.
+    /// Queues a command and wakes the owner. After
+    /// [`close`](Mailbox::close) the command is dropped instead.
     pub(crate) fn send(&self, command: C) {
         let mut st = self.lock();
+        if st.closed {
+            drop(st);
+            drop(command);
+            return;
+        }
         st.commands.push_back(command);
         st.signaled = true;
         let watchers = st.watchers.clone();
@@ -72,9 +82,18 @@ impl<C: Send> Mailbox<C> {
         woken
     }
 
-    /// Clears a pending wake without waiting.
-    pub(crate) fn clear(&self) {
-        self.lock().signaled = false;
+    /// The owner is closing: drops every queued command, and every later
+    /// one on arrival. A pipe attached while the socket closed must not
+    /// stay in the mailbox, where its engine would wait on it forever.
+    pub(crate) fn close(&self) {
+        let commands = {
+            let mut st = self.lock();
+            st.closed = true;
+            st.signaled = false;
+            std::mem::take(&mut st.commands)
+        };
+        // Dropped outside the lock: dropping a pipe end wakes its engine.
+        drop(commands);
     }
 }
 

@@ -642,13 +642,15 @@ impl Drop for Socket {
         for id in ids {
             inner.pipes.remove(id);
         }
+        // Before the I/O threads hear of the close, so a pipe attached in
+        // the meantime is released rather than left in the mailbox.
+        inner.link.mailbox.close();
         for &io in &inner.io_used {
             inner.ctx.io(io).send(IoCmd::SocketClosed {
                 socket_id: inner.link.id,
                 linger,
             });
         }
-        inner.link.mailbox.clear();
         inner.ctx.unregister_socket(inner.link.id);
     }
 }

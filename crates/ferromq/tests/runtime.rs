@@ -348,6 +348,57 @@ fn term_waits_for_lingering_messages_like_zmq_ctx_term() {
 }
 
 #[test]
+fn close_with_an_unseen_peer_does_not_hang_term() {
+    use ferromq_proto::{Command, FrameDecoder, FrameKind, Greeting, MechanismName, Metadata};
+    use std::io::{Read, Write};
+
+    let ctx = Context::new();
+    let (push, ep) = bound(&ctx, SocketType::Push);
+    push.set_linger(-1).unwrap();
+    // A raw ZMTP peer: greeting, READY, then a PING. The PONG proves the
+    // server's engine read our READY, so the new pipe already waits in the
+    // socket's mailbox, which the socket never looks at again.
+    let mut peer = std::net::TcpStream::connect(&ep["tcp://".len()..]).unwrap();
+    peer.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut md = Metadata::new();
+    md.insert("Socket-Type", b"PULL".to_vec()).unwrap();
+    let mut out = Greeting::new(MechanismName::NULL, false).encode().to_vec();
+    Command::Ready(md).encode_frame(&mut out);
+    Command::Ping {
+        ttl: 0,
+        context: "probe".into(),
+    }
+    .encode_frame(&mut out);
+    peer.write_all(&out).unwrap();
+    let mut greeting = [0u8; 64];
+    peer.read_exact(&mut greeting).unwrap();
+    let mut decoder = FrameDecoder::new(None);
+    let mut buf = bytes::BytesMut::new();
+    let mut pong = false;
+    while !pong {
+        let mut chunk = [0u8; 256];
+        let n = peer.read(&mut chunk).unwrap();
+        assert!(n > 0, "the server closed before answering the PING");
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some(frame) = decoder.decode(&mut buf).unwrap() {
+            if frame.kind == FrameKind::Command {
+                pong |= matches!(Command::parse(frame.body), Ok(Command::Pong { .. }));
+            }
+        }
+    }
+    drop(push);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let terminator = std::thread::spawn(move || {
+        ctx.term();
+        done_tx.send(()).unwrap();
+    });
+    done_rx
+        .recv_timeout(DEADLINE)
+        .expect("term() returned: nothing was queued for the unseen peer");
+    terminator.join().unwrap();
+}
+
+#[test]
 fn several_io_threads_share_the_connections() {
     assert_eq!(
         Context::with_io_threads(0).err().map(|e| e.kind()),
