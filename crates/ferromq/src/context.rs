@@ -16,6 +16,8 @@ pub(crate) struct CtxShared {
     sockets_gone: Condvar,
     io_threads: Vec<IoThread>,
     next_io: AtomicUsize,
+    /// inproc names bound in this context, and connects waiting for them.
+    inproc: Mutex<crate::inproc::Registry>,
 }
 
 impl CtxShared {
@@ -35,6 +37,10 @@ impl CtxShared {
     /// The I/O thread for the next bind/connect (round-robin).
     pub(crate) fn choose_io(&self) -> usize {
         self.next_io.fetch_add(1, Ordering::Relaxed) % self.io_threads.len()
+    }
+
+    pub(crate) fn inproc(&self) -> MutexGuard<'_, crate::inproc::Registry> {
+        self.inproc.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn io(&self, index: usize) -> &IoThread {
@@ -134,6 +140,7 @@ impl Context {
                 sockets_gone: Condvar::new(),
                 io_threads,
                 next_io: AtomicUsize::new(0),
+                inproc: Mutex::new(crate::inproc::Registry::default()),
             }),
         })
     }

@@ -1,4 +1,4 @@
-//! Endpoint strings: `transport://address`.
+//! Endpoint strings: `transport://address`, for tcp, ipc and inproc.
 
 use crate::error::{Error, ErrorKind, Result};
 use std::fmt;
@@ -8,7 +8,26 @@ use std::fmt;
 pub(crate) enum Endpoint {
     /// `tcp://host:port`; `host` may be `*`, an IPv4/IPv6 literal or a name.
     Tcp { host: String, port: Port },
+    /// `ipc://path`, `ipc://@abstract-name` or `ipc://*`.
+    Ipc(IpcAddr),
+    /// `inproc://name`: sockets of one context, joined without I/O.
+    Inproc(String),
 }
+
+/// Where an ipc endpoint lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum IpcAddr {
+    /// A filesystem path, absolute or relative to the working directory.
+    Path(String),
+    /// A Linux abstract-namespace name (`ipc://@name`, without the `@`).
+    Abstract(String),
+    /// `ipc://*`: bind to a fresh path in a new temporary directory.
+    Wildcard,
+}
+
+/// The longest ipc address: `sun_path` is 108 bytes with its terminator
+/// (for an abstract name, the leading NUL takes the `@`'s place).
+pub(crate) const MAX_IPC_PATH: usize = 107;
 
 /// A tcp port, or "any" (`*` / 0) for an ephemeral one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,20 +43,55 @@ impl Endpoint {
                 "endpoint {endpoint:?} is not of the form transport://address"
             )));
         };
+        if address.is_empty() {
+            return Err(Error::inval(format!(
+                "endpoint {endpoint:?} has an empty address"
+            )));
+        }
         match scheme {
             "tcp" => parse_tcp(endpoint, address),
-            "ipc" | "inproc" | "pgm" | "epgm" | "vmci" | "udp" | "ws" | "wss" | "tipc" | "norm" => {
-                Err(Error::new(
-                    ErrorKind::EPROTONOSUPPORT,
-                    format!("transport {scheme:?} is not supported (yet) in {endpoint:?}"),
-                ))
-            }
+            "ipc" => parse_ipc(endpoint, address),
+            "inproc" => Ok(Endpoint::Inproc(address.to_owned())),
+            "pgm" | "epgm" | "vmci" | "udp" | "ws" | "wss" | "tipc" | "norm" => Err(Error::new(
+                ErrorKind::EPROTONOSUPPORT,
+                format!("transport {scheme:?} is not supported (yet) in {endpoint:?}"),
+            )),
             _ => Err(Error::new(
                 ErrorKind::EPROTONOSUPPORT,
                 format!("unknown transport {scheme:?} in {endpoint:?}"),
             )),
         }
     }
+}
+
+fn parse_ipc(endpoint: &str, address: &str) -> Result<Endpoint> {
+    let addr = match address {
+        "*" => IpcAddr::Wildcard,
+        _ => match address.strip_prefix('@') {
+            Some("") => {
+                return Err(Error::inval(format!(
+                    "empty abstract ipc name in {endpoint:?}"
+                )))
+            }
+            Some(name) => IpcAddr::Abstract(name.to_owned()),
+            None => IpcAddr::Path(address.to_owned()),
+        },
+    };
+    if address.len() > MAX_IPC_PATH {
+        return Err(Error::new(
+            ErrorKind::ENAMETOOLONG,
+            format!(
+                "ipc path in {endpoint:?} is {} bytes; at most {MAX_IPC_PATH} fit in a unix socket address",
+                address.len()
+            ),
+        ));
+    }
+    if address.contains('\0') {
+        return Err(Error::inval(format!(
+            "ipc path in {endpoint:?} contains a NUL byte"
+        )));
+    }
+    Ok(Endpoint::Ipc(addr))
 }
 
 fn parse_tcp(endpoint: &str, address: &str) -> Result<Endpoint> {
@@ -108,6 +162,10 @@ impl fmt::Display for Endpoint {
                     Port::Number(n) => write!(f, "tcp://{host_fmt}:{n}"),
                 }
             }
+            Endpoint::Ipc(IpcAddr::Path(path)) => write!(f, "ipc://{path}"),
+            Endpoint::Ipc(IpcAddr::Abstract(name)) => write!(f, "ipc://@{name}"),
+            Endpoint::Ipc(IpcAddr::Wildcard) => write!(f, "ipc://*"),
+            Endpoint::Inproc(name) => write!(f, "inproc://{name}"),
         }
     }
 }

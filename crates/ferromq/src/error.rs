@@ -50,6 +50,8 @@ pub enum ErrorKind {
     ENOMEM,
     /// Connection refused.
     ECONNREFUSED,
+    /// A name (an ipc path) is too long.
+    ENAMETOOLONG,
     /// Any other operating-system error (its errno).
     Os(i32),
 }
@@ -76,13 +78,14 @@ impl ErrorKind {
             ErrorKind::EMFILE => 24,
             ErrorKind::ENOMEM => 12,
             ErrorKind::ECONNREFUSED => 111,
+            ErrorKind::ENAMETOOLONG => 36,
             ErrorKind::Os(code) => code,
         }
     }
 
     /// The kind for an errno value.
     pub fn from_errno(errno: i32) -> ErrorKind {
-        const KNOWN: [ErrorKind; 18] = [
+        const KNOWN: [ErrorKind; 19] = [
             ErrorKind::EAGAIN,
             ErrorKind::EINVAL,
             ErrorKind::EFSM,
@@ -101,6 +104,7 @@ impl ErrorKind {
             ErrorKind::EMFILE,
             ErrorKind::ENOMEM,
             ErrorKind::ECONNREFUSED,
+            ErrorKind::ENAMETOOLONG,
         ];
         KNOWN
             .into_iter()

@@ -23,6 +23,7 @@
 mod context;
 mod endpoint;
 mod error;
+mod inproc;
 mod io;
 mod mailbox;
 mod msg;

@@ -47,10 +47,21 @@ struct Shared {
     /// reader that is already registered as waiting see "still empty"
     /// without taking the lock.
     changed: AtomicBool,
-    hwm: u64,
+    /// Settable: an inproc connect made before its bind learns the
+    /// binder's share of the limit later.
+    hwm: AtomicU64,
 }
 
 impl Shared {
+    fn set_hwm(&self, hwm: u64) {
+        self.hwm.store(hwm, Ordering::Relaxed);
+        // A writer blocked at the old limit may fit under the new one.
+        if self.writer_blocked.swap(false, Ordering::SeqCst) {
+            let waker = self.lock().writer_waker.clone();
+            waker.wake();
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // A panic while holding this lock cannot leave the queue torn (every
         // critical section is a few field updates), so poison is ignored.
@@ -72,7 +83,7 @@ pub(crate) fn pipe(hwm: u64, reader_waker: Waker, writer_waker: Waker) -> (PipeW
         read: AtomicU64::new(0),
         writer_blocked: AtomicBool::new(false),
         changed: AtomicBool::new(false),
-        hwm,
+        hwm: AtomicU64::new(hwm),
     });
     (
         PipeWriter {
@@ -119,8 +130,13 @@ impl PipeWriter {
 
     #[inline]
     fn has_room(&self) -> bool {
-        self.shared.hwm == 0
-            || self.written - self.shared.read.load(Ordering::SeqCst) < self.shared.hwm
+        let hwm = self.shared.hwm.load(Ordering::Relaxed);
+        hwm == 0 || self.written - self.shared.read.load(Ordering::SeqCst) < hwm
+    }
+
+    /// Changes the pipe's HWM (0 = unlimited).
+    pub(crate) fn set_hwm(&self, hwm: u64) {
+        self.shared.set_hwm(hwm);
     }
 
     /// Queues one frame. The caller checked [`check_write`] at the start of
@@ -296,6 +312,11 @@ impl PipeReader {
     /// Replaces the waker called when data arrives.
     pub(crate) fn set_waker(&self, waker: Waker) {
         self.shared.lock().reader_waker = waker;
+    }
+
+    /// Changes the pipe's HWM (0 = unlimited).
+    pub(crate) fn set_hwm(&self, hwm: u64) {
+        self.shared.set_hwm(hwm);
     }
 
     /// True when the writer closed and everything was read.

@@ -2,9 +2,11 @@
 //! send/recv with timeouts, bind/connect, close with linger.
 
 use crate::context::CtxShared;
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, Port};
 use crate::error::{Error, ErrorKind, Result};
-use crate::io::{EndpointId, EnginePipes, IoCmd};
+use crate::inproc::{self, PeerOptions};
+use crate::io::stream::Listener;
+use crate::io::{ConnectTarget, EndpointId, EnginePipes, IoCmd};
 use crate::mailbox::Mailbox;
 use crate::msg::Msg;
 use crate::options::{self, id, Options};
@@ -59,7 +61,8 @@ struct EndpointRecord {
     /// As resolved (LAST_ENDPOINT form).
     resolved: String,
     id: EndpointId,
-    io: usize,
+    /// The I/O thread serving it; `None` for inproc, which needs none.
+    io: Option<usize>,
     kind: EndpointKind,
 }
 
@@ -143,14 +146,26 @@ impl Socket {
         self.inner.borrow().link.socket_type
     }
 
-    /// Accepts connections on `endpoint` (`tcp://interface:port`, port `*`
-    /// or 0 for an ephemeral one; see [`last_endpoint`](Socket::last_endpoint)).
+    /// Accepts connections on `endpoint`: `tcp://interface:port` (port `*`
+    /// or 0 for an ephemeral one), `ipc://path` (or `ipc://@name` in the
+    /// abstract namespace, or `ipc://*` for a generated path), or
+    /// `inproc://name`. [`last_endpoint`](Socket::last_endpoint) tells
+    /// what was bound.
     pub fn bind(&self, endpoint: &str) -> Result<()> {
         let mut inner = self.inner.borrow_mut();
         inner.check_term()?;
-        let parsed = Endpoint::parse(endpoint)?;
-        let listener = crate::io::tcp::bind(&parsed, &inner.options)?;
-        let resolved = crate::io::tcp::listener_endpoint(&listener)?;
+        let (listener, resolved) = match Endpoint::parse(endpoint)? {
+            Endpoint::Inproc(name) => return inner.bind_inproc(endpoint, &name),
+            parsed @ Endpoint::Tcp { .. } => {
+                let listener = crate::io::tcp::bind(&parsed, &inner.options)?;
+                let resolved = crate::io::tcp::listener_endpoint(&listener)?;
+                (
+                    Listener::Tcp(mio::net::TcpListener::from_std(listener)),
+                    resolved,
+                )
+            }
+            Endpoint::Ipc(addr) => crate::io::ipc::bind(&addr)?,
+        };
         let id = inner.ctx.next_id();
         let io = inner.ctx.choose_io();
         inner.ctx.io(io).send(IoCmd::Bind {
@@ -165,30 +180,42 @@ impl Socket {
             given: endpoint.to_owned(),
             resolved,
             id,
-            io,
+            io: Some(io),
             kind: EndpointKind::Bound,
         });
         Ok(())
     }
 
-    /// Connects to `endpoint`. Returns at once: the connection is made (and
-    /// remade after failures) in the background, and messages sent
-    /// meanwhile are queued up to the high-water mark.
+    /// Connects to `endpoint` (any form [`bind`](Socket::bind) takes, with
+    /// a real address or name). Returns at once: the connection is made
+    /// (and remade after failures) in the background, and messages sent
+    /// meanwhile are queued up to the high-water mark. An inproc connect
+    /// may come before the bind.
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         let mut inner = self.inner.borrow_mut();
         inner.check_term()?;
-        let parsed = Endpoint::parse(endpoint)?;
-        let Endpoint::Tcp { host, port } = parsed;
-        let crate::endpoint::Port::Number(port) = port else {
-            return Err(Error::inval(format!(
-                "cannot connect to a wildcard port in {endpoint:?}"
-            )));
+        let target = match Endpoint::parse(endpoint)? {
+            Endpoint::Inproc(name) => return inner.connect_inproc(endpoint, &name),
+            Endpoint::Tcp { host, port } => {
+                let Port::Number(port) = port else {
+                    return Err(Error::inval(format!(
+                        "cannot connect to a wildcard port in {endpoint:?}"
+                    )));
+                };
+                if host == "*" {
+                    return Err(Error::inval(format!(
+                        "cannot connect to a wildcard host in {endpoint:?}"
+                    )));
+                }
+                ConnectTarget::Tcp { host, port }
+            }
+            Endpoint::Ipc(crate::endpoint::IpcAddr::Wildcard) => {
+                return Err(Error::inval(format!(
+                    "cannot connect to a wildcard ipc path in {endpoint:?}"
+                )));
+            }
+            Endpoint::Ipc(addr) => ConnectTarget::Ipc(addr),
         };
-        if host == "*" {
-            return Err(Error::inval(format!(
-                "cannot connect to a wildcard host in {endpoint:?}"
-            )));
-        }
         let io = inner.ctx.choose_io();
         let pipe_id = inner.ctx.next_id();
         let (engine_pipes, socket_pipe) = inner.pipe_pair();
@@ -200,8 +227,7 @@ impl Socket {
             id,
             socket: inner.link.clone(),
             options: inner.options.clone(),
-            host,
-            port,
+            target,
             pipe_id,
             pipes: engine_pipes,
         });
@@ -211,7 +237,7 @@ impl Socket {
             given: endpoint.to_owned(),
             resolved: endpoint.to_owned(),
             id,
-            io,
+            io: Some(io),
             kind: EndpointKind::Connected { pipe: pipe_id },
         });
         Ok(())
@@ -252,12 +278,26 @@ impl Socket {
                 inner.pattern.detach(pipe);
             }
         }
+        let Some(io) = record.io else {
+            let name = record.resolved.trim_start_matches("inproc://");
+            let ctx = inner.ctx.clone();
+            match record.kind {
+                EndpointKind::Bound => {
+                    ctx.inproc().unbind(name, inner.link.id);
+                }
+                EndpointKind::Connected { pipe } => {
+                    let parked = ctx.inproc().cancel_pending(name, pipe);
+                    drop(parked);
+                }
+            }
+            return Ok(());
+        };
         let cmd = if bound {
             IoCmd::Unbind { id: record.id }
         } else {
             IoCmd::Disconnect { id: record.id }
         };
-        inner.ctx.io(record.io).send(cmd);
+        inner.ctx.io(io).send(cmd);
         Ok(())
     }
 
@@ -545,6 +585,76 @@ impl Socket {
 }
 
 impl Inner {
+    /// What an inproc peer learns of this socket.
+    fn peer_options(&self) -> PeerOptions {
+        PeerOptions {
+            socket_type: self.link.socket_type,
+            sndhwm: self.options.sndhwm,
+            rcvhwm: self.options.rcvhwm,
+            routing_id: self.options.routing_id.clone(),
+        }
+    }
+
+    fn bind_inproc(&mut self, endpoint: &str, name: &str) -> Result<()> {
+        let ctx = self.ctx.clone();
+        let accepted = ctx
+            .inproc()
+            .bind(name, &self.link, self.peer_options(), || ctx.next_id())
+            .map_err(|()| {
+                Error::new(
+                    ErrorKind::EADDRINUSE,
+                    format!("{endpoint} is already bound in this context"),
+                )
+            })?;
+        for (id, accepted) in accepted {
+            self.pipes.insert(id, accepted.pipe);
+            self.pattern.attach(id, &mut self.pipes);
+            self.pattern.peer_ready(id, &mut self.pipes, false);
+            if accepted.connector_gone {
+                self.zombies.push(id);
+            }
+        }
+        self.record_inproc(endpoint, EndpointKind::Bound);
+        Ok(())
+    }
+
+    fn connect_inproc(&mut self, endpoint: &str, name: &str) -> Result<()> {
+        let ctx = self.ctx.clone();
+        let pipe_id = ctx.next_id();
+        let outcome = ctx.inproc().connect(
+            name,
+            &self.link,
+            self.peer_options(),
+            pipe_id,
+            ctx.next_id(),
+        );
+        match outcome {
+            inproc::Connected::Joined(pipe) => {
+                self.pipes.insert(pipe_id, pipe);
+                self.pattern.attach(pipe_id, &mut self.pipes);
+                self.pattern.peer_ready(pipe_id, &mut self.pipes, false);
+            }
+            inproc::Connected::Waiting(pipe) => {
+                self.pipes.insert(pipe_id, pipe);
+                self.pattern.attach(pipe_id, &mut self.pipes);
+            }
+            inproc::Connected::Incompatible => {}
+        }
+        self.record_inproc(endpoint, EndpointKind::Connected { pipe: pipe_id });
+        Ok(())
+    }
+
+    fn record_inproc(&mut self, endpoint: &str, kind: EndpointKind) {
+        self.last_endpoint = endpoint.to_owned();
+        self.endpoints.push(EndpointRecord {
+            given: endpoint.to_owned(),
+            resolved: endpoint.to_owned(),
+            id: self.ctx.next_id(),
+            io: None,
+            kind,
+        });
+    }
+
     fn check_term(&self) -> Result<()> {
         if self.ctx.is_terminated() {
             return Err(Error::term());
@@ -590,6 +700,7 @@ impl Inner {
                 reader: in_r,
                 writer: out_w,
                 routing_id: Bytes::new(),
+                notice: None,
             },
         )
     }
@@ -645,6 +756,7 @@ impl Drop for Socket {
         // Before the I/O threads hear of the close, so a pipe attached in
         // the meantime is released rather than left in the mailbox.
         inner.link.mailbox.close();
+        inner.ctx.inproc().socket_closed(inner.link.id);
         for &io in &inner.io_used {
             inner.ctx.io(io).send(IoCmd::SocketClosed {
                 socket_id: inner.link.id,

@@ -1,4 +1,4 @@
-//! The engine: one TCP stream driven through a ferromq-proto `Connection`,
+//! The engine: one tcp or ipc stream driven through a ferromq-proto `Connection`,
 //! moving messages between the stream and the socket's pipes in batches.
 
 use super::EnginePipes;
@@ -27,7 +27,7 @@ pub(crate) enum Closed {
 }
 
 pub(crate) struct Engine {
-    pub(crate) stream: mio::net::TcpStream,
+    pub(crate) stream: super::stream::Stream,
     conn: Connection,
     pub(crate) socket: Arc<SocketLink>,
     /// Present once the handshake completed (bind side) or from the start
@@ -58,7 +58,7 @@ pub(crate) enum Progress {
 
 impl Engine {
     pub(crate) fn new(
-        stream: mio::net::TcpStream,
+        stream: super::stream::Stream,
         socket: Arc<SocketLink>,
         options: &Options,
         pipes: Option<EnginePipes>,

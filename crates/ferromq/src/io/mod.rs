@@ -3,21 +3,25 @@
 //! token when they change state.
 
 pub(crate) mod engine;
+pub(crate) mod ipc;
+pub(crate) mod stream;
 pub(crate) mod tcp;
 
+use crate::endpoint::IpcAddr;
 use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::pattern::{PipeId, SocketPipe};
 use crate::pipe::{self, PipeReader, PipeWriter, Wake, Waker};
 use crate::socket::{SocketCmd, SocketLink};
 use engine::{Closed, Engine, Progress};
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use stream::{Listener, Stream};
 
 /// Identifies a bind or connect of a socket.
 pub(crate) type EndpointId = u64;
@@ -38,20 +42,25 @@ pub(crate) struct EnginePipes {
     pub(crate) from_socket: PipeReader,
 }
 
+/// Where a connecter connects to.
+pub(crate) enum ConnectTarget {
+    Tcp { host: String, port: u16 },
+    Ipc(IpcAddr),
+}
+
 /// Work for an I/O thread.
 pub(crate) enum IoCmd {
     Bind {
         id: EndpointId,
         socket: Arc<SocketLink>,
         options: Options,
-        listener: std::net::TcpListener,
+        listener: Listener,
     },
     Connect {
         id: EndpointId,
         socket: Arc<SocketLink>,
         options: Options,
-        host: String,
-        port: u16,
+        target: ConnectTarget,
         pipe_id: PipeId,
         pipes: EnginePipes,
     },
@@ -163,7 +172,7 @@ enum Origin {
 
 enum Entry {
     Listener {
-        listener: TcpListener,
+        listener: Listener,
         id: EndpointId,
         socket: Arc<SocketLink>,
         options: Options,
@@ -177,8 +186,7 @@ enum Entry {
 struct Connecter {
     socket: Arc<SocketLink>,
     options: Options,
-    host: String,
-    port: u16,
+    target: ConnectTarget,
     pipe_id: PipeId,
     /// The pipes while no engine holds them.
     pipes: Option<EnginePipes>,
@@ -299,9 +307,8 @@ impl Reactor {
                     id,
                     socket,
                     options,
-                    listener,
+                    mut listener,
                 } => {
-                    let mut listener = TcpListener::from_std(listener);
                     let token = Token(self.free.last().map_or(self.entries.len() + 1, |i| i + 1));
                     if self
                         .poll
@@ -322,8 +329,7 @@ impl Reactor {
                     id,
                     socket,
                     options,
-                    host,
-                    port,
+                    target,
                     pipe_id,
                     pipes,
                 } => {
@@ -333,8 +339,7 @@ impl Reactor {
                         Connecter {
                             socket,
                             options,
-                            host,
-                            port,
+                            target,
                             pipe_id,
                             pipes: Some(pipes),
                             engine: None,
@@ -502,15 +507,19 @@ impl Reactor {
         if c.engine.is_some() {
             return;
         }
-        let addr = match tcp::resolve_connect(&c.host, c.port, &c.options) {
-            Ok(addr) => addr,
-            Err(_) => return self.schedule_reconnect(id),
+        let started = match &c.target {
+            ConnectTarget::Tcp { host, port } => tcp::resolve_connect(host, *port, &c.options)
+                .ok()
+                .and_then(|addr| TcpStream::connect(addr).ok())
+                .map(|stream| {
+                    tcp::tune_stream(&stream, &c.options);
+                    Stream::Tcp(stream)
+                }),
+            ConnectTarget::Ipc(addr) => ipc::connect(addr).ok(),
         };
-        let mut stream = match TcpStream::connect(addr) {
-            Ok(s) => s,
-            Err(_) => return self.schedule_reconnect(id),
+        let Some(mut stream) = started else {
+            return self.schedule_reconnect(id);
         };
-        tcp::tune_stream(&stream, &c.options);
         let token = Token(self.free.last().map_or(self.entries.len() + 1, |i| i + 1));
         if self
             .poll
@@ -550,7 +559,7 @@ impl Reactor {
                         return;
                     }
                     let failed = engine.stream.take_error().ok().flatten().is_some()
-                        || engine.stream.peer_addr().is_err();
+                        || !engine.stream.is_connected();
                     if failed {
                         self.close_engine(token, true);
                         return;
@@ -585,14 +594,16 @@ impl Reactor {
             else {
                 return;
             };
-            let (mut stream, _) = match listener.accept() {
+            let mut stream = match listener.accept() {
                 Ok(s) => s,
                 // WouldBlock: all accepted. Other errors (EMFILE, aborted
                 // connections) must not kill the listener: try again later.
                 Err(_) => return,
             };
             let (listener_id, socket, options) = (*id, socket.clone(), options.clone());
-            tcp::tune_stream(&stream, &options);
+            if let Stream::Tcp(tcp) = &stream {
+                tcp::tune_stream(tcp, &options);
+            }
             let new_token = Token(self.free.last().map_or(self.entries.len() + 1, |i| i + 1));
             if self
                 .poll
@@ -665,6 +676,7 @@ impl Reactor {
                         reader: in_r,
                         writer: out_w,
                         routing_id,
+                        notice: None,
                     },
                 });
             }

@@ -56,7 +56,9 @@ pub(crate) fn resolve_connect(host: &str, port: u16, options: &Options) -> Resul
 
 /// Binds a listening socket for `endpoint` with the socket's options.
 pub(crate) fn bind(endpoint: &Endpoint, options: &Options) -> Result<TcpListener> {
-    let Endpoint::Tcp { host, port } = endpoint;
+    let Endpoint::Tcp { host, port } = endpoint else {
+        return Err(Error::inval(format!("{endpoint} is not a tcp endpoint")));
+    };
     let port = match port {
         Port::Any => 0,
         Port::Number(n) => *n,

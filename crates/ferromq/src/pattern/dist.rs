@@ -137,6 +137,7 @@ pub(crate) mod testing {
                 reader,
                 writer,
                 routing_id: bytes::Bytes::new(),
+                notice: None,
             },
         );
         Peer {

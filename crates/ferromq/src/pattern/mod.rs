@@ -36,6 +36,9 @@ pub(crate) struct SocketPipe {
     /// The peer's routing id: its Identity property, or one the socket
     /// generated (ROUTER); empty until the peer is identified.
     pub(crate) routing_id: Bytes,
+    /// inproc only: tells the peer socket when this end goes away (over
+    /// tcp and ipc the engine does that).
+    pub(crate) notice: Option<crate::inproc::PeerNotice>,
 }
 
 /// All pipes of a socket, by id. Patterns keep their own ordered lists of

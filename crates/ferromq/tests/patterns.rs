@@ -1,14 +1,37 @@
-//! Socket-type semantics over real tcp between ferromq sockets.
+//! Socket-type semantics between ferromq sockets, each test run over tcp
+//! (127.0.0.1), ipc and inproc.
 
 mod common;
 
 use common::*;
 use ferromq::{Context, ErrorKind, SocketType, DONTWAIT, SNDMORE};
 
+per_transport!(
+    [Tcp, Ipc, Inproc],
+    req_rep_round_trips_and_enforces_alternation,
+    dealer_router_identities_and_mandatory,
+    pub_sub_filters_by_prefix_with_counted_subscriptions,
+    pub_drops_for_a_full_subscriber_while_others_receive,
+    xpub_sees_subscriptions_and_xsub_sends_them,
+    pair_talks_both_ways,
+    push_round_robins_and_pull_fair_queues
+);
+
+// inproc has no reconnect: a closed binder's connections are gone, as in
+// libzmq. So this one runs over tcp and ipc only.
 #[test]
-fn req_rep_round_trips_and_enforces_alternation() {
+fn tcp_sub_resubscribes_to_a_restarted_publisher() {
+    sub_resubscribes_to_a_restarted_publisher(Transport::Tcp);
+}
+
+#[test]
+fn ipc_sub_resubscribes_to_a_restarted_publisher() {
+    sub_resubscribes_to_a_restarted_publisher(Transport::Ipc);
+}
+
+fn req_rep_round_trips_and_enforces_alternation(tr: Transport) {
     let ctx = Context::new();
-    let (rep, ep) = bound(&ctx, SocketType::Rep);
+    let (rep, ep) = bound_on(&ctx, tr, SocketType::Rep);
     let rep = with_timeout(rep);
     let req = with_timeout(connected(&ctx, SocketType::Req, &ep));
     assert_eq!(req.recv(0).unwrap_err().kind(), ErrorKind::EFSM);
@@ -27,10 +50,9 @@ fn req_rep_round_trips_and_enforces_alternation() {
     assert_eq!(rep.send("unasked", 0).unwrap_err().kind(), ErrorKind::EFSM);
 }
 
-#[test]
-fn dealer_router_identities_and_mandatory() {
+fn dealer_router_identities_and_mandatory(tr: Transport) {
     let ctx = Context::new();
-    let (router, ep) = bound(&ctx, SocketType::Router);
+    let (router, ep) = bound_on(&ctx, tr, SocketType::Router);
     let router = with_timeout(router);
     let named = ctx.socket(SocketType::Dealer).unwrap();
     named.set_routing_id(b"alice").unwrap();
@@ -66,10 +88,9 @@ fn dealer_router_identities_and_mandatory() {
     assert_eq!(err.kind(), ErrorKind::EHOSTUNREACH);
 }
 
-#[test]
-fn pub_sub_filters_by_prefix_with_counted_subscriptions() {
+fn pub_sub_filters_by_prefix_with_counted_subscriptions(tr: Transport) {
     let ctx = Context::new();
-    let (publisher, ep) = bound(&ctx, SocketType::Pub);
+    let (publisher, ep) = bound_on(&ctx, tr, SocketType::Pub);
     let sub = ctx.socket(SocketType::Sub).unwrap();
     sub.set_subscribe(b"weather").unwrap();
     sub.set_subscribe(b"weather").unwrap();
@@ -94,13 +115,12 @@ fn pub_sub_filters_by_prefix_with_counted_subscriptions() {
     assert_eq!(sub.recv(0).unwrap().as_str(), Some("weather 3"));
 }
 
-#[test]
-fn pub_drops_for_a_full_subscriber_while_others_receive() {
+fn pub_drops_for_a_full_subscriber_while_others_receive(tr: Transport) {
     let ctx = Context::new();
     // Small kernel buffers, or loopback autotuning absorbs megabytes.
     let publisher = ctx.socket(SocketType::Pub).unwrap();
     publisher.set_sndbuf(16 * 1024).unwrap();
-    publisher.bind("tcp://127.0.0.1:*").unwrap();
+    publisher.bind(&tr.any_endpoint()).unwrap();
     let ep = publisher.last_endpoint().unwrap();
     let slow = ctx.socket(SocketType::Sub).unwrap();
     slow.set_rcvhwm(10).unwrap();
@@ -160,10 +180,9 @@ fn pub_drops_for_a_full_subscriber_while_others_receive() {
     );
 }
 
-#[test]
-fn xpub_sees_subscriptions_and_xsub_sends_them() {
+fn xpub_sees_subscriptions_and_xsub_sends_them(tr: Transport) {
     let ctx = Context::new();
-    let (xpub, ep) = bound(&ctx, SocketType::Xpub);
+    let (xpub, ep) = bound_on(&ctx, tr, SocketType::Xpub);
     let xpub = with_timeout(xpub);
     let xsub = with_timeout(connected(&ctx, SocketType::Xsub, &ep));
     xsub.send(&b"\x01news"[..], 0).unwrap();
@@ -175,10 +194,9 @@ fn xpub_sees_subscriptions_and_xsub_sends_them() {
     assert_eq!(&xpub.recv(0).unwrap()[..], b"\x00news");
 }
 
-#[test]
-fn pair_talks_both_ways() {
+fn pair_talks_both_ways(tr: Transport) {
     let ctx = Context::new();
-    let (a, ep) = bound(&ctx, SocketType::Pair);
+    let (a, ep) = bound_on(&ctx, tr, SocketType::Pair);
     let a = with_timeout(a);
     let b = with_timeout(connected(&ctx, SocketType::Pair, &ep));
     a.send_multipart(["x", ""], 0).unwrap();
@@ -190,11 +208,10 @@ fn pair_talks_both_ways() {
     assert_eq!(a.recv(0).unwrap().as_str(), Some("y"));
 }
 
-#[test]
-fn push_round_robins_and_pull_fair_queues() {
+fn push_round_robins_and_pull_fair_queues(tr: Transport) {
     let ctx = Context::new();
-    let (pull_a, ep_a) = bound(&ctx, SocketType::Pull);
-    let (pull_b, ep_b) = bound(&ctx, SocketType::Pull);
+    let (pull_a, ep_a) = bound_on(&ctx, tr, SocketType::Pull);
+    let (pull_b, ep_b) = bound_on(&ctx, tr, SocketType::Pull);
     let (pull_a, pull_b) = (with_timeout(pull_a), with_timeout(pull_b));
     let push = ctx.socket(SocketType::Push).unwrap();
     push.connect(&ep_a).unwrap();
@@ -214,10 +231,17 @@ fn push_round_robins_and_pull_fair_queues() {
     assert!(a.windows(2).all(|w| w[0] < w[1]) && b.windows(2).all(|w| w[0] < w[1]));
 }
 
-#[test]
-fn sub_resubscribes_to_a_restarted_publisher() {
+fn sub_resubscribes_to_a_restarted_publisher(tr: Transport) {
     let ctx = Context::new();
-    let (publisher, ep) = bound(&ctx, SocketType::Pub);
+    // A path of our own: a generated one (ipc://*) goes with its socket.
+    let dir = TempDir::new();
+    let bind_to = match tr {
+        Transport::Ipc => format!("ipc://{}/pub", dir.path().display()),
+        _ => tr.any_endpoint(),
+    };
+    let publisher = ctx.socket(SocketType::Pub).unwrap();
+    publisher.bind(&bind_to).unwrap();
+    let ep = publisher.last_endpoint().unwrap();
     let sub = ctx.socket(SocketType::Sub).unwrap();
     sub.set_subscribe(b"temp").unwrap();
     sub.connect(&ep).unwrap();
