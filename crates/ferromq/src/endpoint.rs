@@ -206,9 +206,60 @@ mod tests {
             ("tcp://[zz::1]:5555", ErrorKind::EINVAL),
             ("tcp://::1:5555", ErrorKind::EINVAL),
             ("127.0.0.1:5555", ErrorKind::EINVAL),
+            ("tcp://", ErrorKind::EINVAL),
+            ("tcp://127.0.0.1:", ErrorKind::EINVAL),
+            ("tcp://[::1]", ErrorKind::EINVAL),
+            ("tcp://[::1]5555", ErrorKind::EINVAL),
+            ("ipc://", ErrorKind::EINVAL),
+            ("ipc://@", ErrorKind::EINVAL),
+            ("ipc://a\0b", ErrorKind::EINVAL),
+            ("inproc://", ErrorKind::EINVAL),
             ("foo://bar", ErrorKind::EPROTONOSUPPORT),
+            ("pgm://eth0;239.192.1.1:5555", ErrorKind::EPROTONOSUPPORT),
+            ("ws://127.0.0.1:80", ErrorKind::EPROTONOSUPPORT),
         ] {
             assert_eq!(Endpoint::parse(s).unwrap_err().kind(), kind, "{s}");
         }
+    }
+
+    #[test]
+    fn valid_ipc_and_inproc_endpoints() {
+        for (s, want) in [
+            (
+                "ipc:///tmp/feeds/0",
+                Endpoint::Ipc(IpcAddr::Path("/tmp/feeds/0".into())),
+            ),
+            (
+                "ipc://weather.ipc",
+                Endpoint::Ipc(IpcAddr::Path("weather.ipc".into())),
+            ),
+            (
+                "ipc://@feeds",
+                Endpoint::Ipc(IpcAddr::Abstract("feeds".into())),
+            ),
+            ("ipc://*", Endpoint::Ipc(IpcAddr::Wildcard)),
+            ("inproc://workers", Endpoint::Inproc("workers".into())),
+            ("inproc://a/b:c", Endpoint::Inproc("a/b:c".into())),
+            ("inproc://*", Endpoint::Inproc("*".into())),
+        ] {
+            let parsed = Endpoint::parse(s).unwrap();
+            assert_eq!(parsed, want, "{s}");
+            assert_eq!(parsed.to_string(), s, "round trip of {s}");
+        }
+    }
+
+    #[test]
+    fn ipc_paths_must_fit_a_unix_socket_address() {
+        let longest = format!("ipc:///{}", "a".repeat(MAX_IPC_PATH - 1));
+        assert!(Endpoint::parse(&longest).is_ok());
+        let too_long = format!("ipc:///{}", "a".repeat(MAX_IPC_PATH));
+        let err = Endpoint::parse(&too_long).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ENAMETOOLONG);
+        assert!(err.to_string().contains("at most 107"), "{err}");
+        let abstract_too_long = format!("ipc://@{}", "a".repeat(MAX_IPC_PATH));
+        assert_eq!(
+            Endpoint::parse(&abstract_too_long).unwrap_err().kind(),
+            ErrorKind::ENAMETOOLONG
+        );
     }
 }
