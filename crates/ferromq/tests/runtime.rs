@@ -7,6 +7,13 @@ use common::*;
 use ferromq::{Context, ErrorKind, SocketType, DONTWAIT};
 use std::time::{Duration, Instant};
 
+per_transport!(
+    [Tcp, Ipc, Inproc],
+    push_blocks_at_hwm_and_resumes_when_peer_drains,
+    linger_delivers_queued_messages_after_close,
+    term_interrupts_blocked_recv_with_eterm,
+);
+
 #[test]
 fn connect_before_bind_queues_messages() {
     let ctx = Context::new();
@@ -28,15 +35,14 @@ fn connect_before_bind_queues_messages() {
     }
 }
 
-#[test]
-fn push_blocks_at_hwm_and_resumes_when_peer_drains() {
+fn push_blocks_at_hwm_and_resumes_when_peer_drains(tr: Transport) {
     let ctx = Context::new();
     // Small kernel buffers and 16 KiB messages so the whole chain (send
     // pipe, kernel buffers, receive pipe) fills in a few hundred messages.
     let pull = ctx.socket(SocketType::Pull).unwrap();
     pull.set_rcvhwm(5).unwrap();
     pull.set_rcvbuf(64 * 1024).unwrap();
-    pull.bind("tcp://127.0.0.1:*").unwrap();
+    pull.bind(&tr.any_endpoint()).unwrap();
     let ep = pull.last_endpoint().unwrap();
     let push = ctx.socket(SocketType::Push).unwrap();
     push.set_sndhwm(5).unwrap();
@@ -100,10 +106,9 @@ fn recv_timeout_and_dontwait() {
     assert!(start.elapsed() >= Duration::from_millis(100));
 }
 
-#[test]
-fn linger_delivers_queued_messages_after_close() {
+fn linger_delivers_queued_messages_after_close(tr: Transport) {
     let ctx = Context::new();
-    let (pull, ep) = bound(&ctx, SocketType::Pull);
+    let (pull, ep) = bound_on(&ctx, tr, SocketType::Pull);
     let pull = with_timeout(pull);
     let push = connected(&ctx, SocketType::Push, &ep);
     push.set_linger(10_000).unwrap();
@@ -131,10 +136,9 @@ fn linger_zero_discards_and_close_returns_at_once() {
     assert!(start.elapsed() < DEADLINE);
 }
 
-#[test]
-fn term_interrupts_blocked_recv_with_eterm() {
+fn term_interrupts_blocked_recv_with_eterm(tr: Transport) {
     let ctx = Context::new();
-    let (pull, _ep) = bound(&ctx, SocketType::Pull);
+    let (pull, _ep) = bound_on(&ctx, tr, SocketType::Pull);
     let blocked = std::thread::spawn(move || {
         let err = pull.recv(0).unwrap_err();
         // The socket is dropped here, which lets term() return.
