@@ -4,12 +4,16 @@
 
 use crate::pipe::{Wake, Waker};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 pub(crate) struct Mailbox<C> {
     state: Mutex<State<C>>,
     cond: Condvar,
+    /// Commands are queued: lets the owner skip the lock on every call
+    /// when there are none (the common case on the data path).
+    has_commands: AtomicBool,
 }
 
 struct State<C> {
@@ -32,6 +36,7 @@ impl<C: Send> Mailbox<C> {
                 watchers: Vec::new(),
             }),
             cond: Condvar::new(),
+            has_commands: AtomicBool::new(false),
         }
     }
 
@@ -49,6 +54,7 @@ impl<C: Send> Mailbox<C> {
             return;
         }
         st.commands.push_back(command);
+        self.has_commands.store(true, Ordering::Release);
         st.signaled = true;
         let watchers = st.watchers.clone();
         drop(st);
@@ -68,7 +74,12 @@ impl<C: Send> Mailbox<C> {
 
     /// Takes all queued commands.
     pub(crate) fn take_commands(&self) -> VecDeque<C> {
-        std::mem::take(&mut self.lock().commands)
+        if !self.has_commands.load(Ordering::Acquire) {
+            return VecDeque::new();
+        }
+        let mut st = self.lock();
+        self.has_commands.store(false, Ordering::Relaxed);
+        std::mem::take(&mut st.commands)
     }
 
     /// Waits until woken (or `deadline`); returns false on timeout. A wake

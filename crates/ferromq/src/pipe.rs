@@ -38,15 +38,28 @@ struct Queue {
     writer_waker: Waker,
 }
 
+/// Keeps a field on a cache line of its own: the reader's counter and the
+/// writer's flag are written on every message by different threads, and
+/// sharing a line would make each write a cross-core transfer.
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 struct Shared {
     queue: Mutex<Queue>,
-    /// Whole messages the reader has consumed.
-    read: AtomicU64,
+    /// Whole messages the reader has consumed (written by the reader only).
+    read: Padded<AtomicU64>,
     writer_blocked: AtomicBool,
     /// Set (under the lock) whenever the writer publishes or closes; lets a
     /// reader that is already registered as waiting see "still empty"
     /// without taking the lock.
-    changed: AtomicBool,
+    changed: Padded<AtomicBool>,
     /// Settable: an inproc connect made before its bind learns the
     /// binder's share of the limit later.
     hwm: AtomicU64,
@@ -80,9 +93,9 @@ pub(crate) fn pipe(hwm: u64, reader_waker: Waker, writer_waker: Waker) -> (PipeW
             reader_waker,
             writer_waker,
         }),
-        read: AtomicU64::new(0),
+        read: Padded(AtomicU64::new(0)),
         writer_blocked: AtomicBool::new(false),
-        changed: AtomicBool::new(false),
+        changed: Padded(AtomicBool::new(false)),
         hwm: AtomicU64::new(hwm),
     });
     (
@@ -90,6 +103,7 @@ pub(crate) fn pipe(hwm: u64, reader_waker: Waker, writer_waker: Waker) -> (PipeW
             shared: shared.clone(),
             batch: Vec::new(),
             written: 0,
+            peer_read: std::cell::Cell::new(0),
             mid_message: false,
         },
         PipeReader {
@@ -97,6 +111,7 @@ pub(crate) fn pipe(hwm: u64, reader_waker: Waker, writer_waker: Waker) -> (PipeW
             local: VecDeque::new(),
             mid_message: false,
             registered: false,
+            read: 0,
         },
     )
 }
@@ -107,6 +122,9 @@ pub(crate) struct PipeWriter {
     batch: Vec<Msg>,
     /// Whole messages written (published or batched).
     written: u64,
+    /// The reader's count as last seen: re-read only when it says "full",
+    /// so the writer does not pull the reader's cache line every message.
+    peer_read: std::cell::Cell<u64>,
     mid_message: bool,
 }
 
@@ -131,7 +149,11 @@ impl PipeWriter {
     #[inline]
     fn has_room(&self) -> bool {
         let hwm = self.shared.hwm.load(Ordering::Relaxed);
-        hwm == 0 || self.written - self.shared.read.load(Ordering::SeqCst) < hwm
+        if hwm == 0 || self.written - self.peer_read.get() < hwm {
+            return true;
+        }
+        self.peer_read.set(self.shared.read.load(Ordering::SeqCst));
+        self.written - self.peer_read.get() < hwm
     }
 
     /// Changes the pipe's HWM (0 = unlimited).
@@ -233,6 +255,8 @@ pub(crate) struct PipeReader {
     /// This reader found the pipe empty and set `reader_waiting`; nothing
     /// was published since unless `changed` says so.
     registered: bool,
+    /// Whole messages read (published in `Shared::read`).
+    read: u64,
 }
 
 /// What a read found.
@@ -276,7 +300,10 @@ impl PipeReader {
         let msg = self.local.pop_front().ok_or(ReadState::Empty)?;
         self.mid_message = msg.more();
         if !self.mid_message {
-            self.shared.read.fetch_add(1, Ordering::SeqCst);
+            self.read += 1;
+            // SeqCst: with the writer's SeqCst flag-then-count, one of the
+            // two sides sees the other, so a blocked writer is always woken.
+            self.shared.read.store(self.read, Ordering::SeqCst);
             if self.shared.writer_blocked.load(Ordering::SeqCst)
                 && self.shared.writer_blocked.swap(false, Ordering::SeqCst)
             {

@@ -36,7 +36,7 @@ pub(crate) struct Router {
     /// Routing id -> pipe, for every routable pipe.
     by_id: HashMap<Bytes, PipeId>,
     /// Pipe -> routing id, for every routable pipe.
-    peers: HashMap<PipeId, Entry>,
+    peers: super::IdMap<Entry>,
     /// The next generated routing id.
     next_id: u32,
     mandatory: bool,
@@ -57,7 +57,7 @@ impl Default for Router {
         Router {
             fq: FairQueue::default(),
             by_id: HashMap::new(),
-            peers: HashMap::new(),
+            peers: Default::default(),
             next_id: random_u32(),
             mandatory: false,
             prefetched_id: None,

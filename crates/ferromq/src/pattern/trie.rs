@@ -113,7 +113,7 @@ pub(crate) struct PrefixMap {
     /// Topic -> subscribed pipes (sorted, no duplicates, never empty).
     topics: HashMap<Vec<u8>, Vec<PipeId>>,
     /// Pipe -> its topics, for removing a pipe that went away.
-    by_pipe: HashMap<PipeId, Vec<Vec<u8>>>,
+    by_pipe: super::IdMap<Vec<Vec<u8>>>,
     lengths: Lengths,
 }
 
