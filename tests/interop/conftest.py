@@ -16,8 +16,10 @@ import json
 import os
 import queue
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,6 +32,8 @@ REPO = Path(__file__).resolve().parents[2]
 # Every wait in this suite is bounded: nothing may hang the run.
 TIMEOUT = 10.0
 ANY_PORT = "tcp://127.0.0.1:*"
+# A unix socket address holds at most this many bytes of path.
+IPC_PATH_MAX = 107
 
 
 def hexpart(part: bytes) -> str:
@@ -223,7 +227,7 @@ def ferromq_bin() -> str:
     if given:
         if not os.access(given, os.X_OK):
             pytest.fail(f"FERROMQ_BIN={given!r} is not an executable file")
-        return given
+        return os.path.abspath(given)  # some tests change directory
     subprocess.run(
         ["cargo", "build", "--quiet", "-p", "ferromq-cli", "--bin", "ferromq"],
         cwd=REPO,
@@ -257,7 +261,7 @@ def examples_dir() -> Path:
     if given:
         if not Path(given).is_dir():
             pytest.fail(f"FERROMQ_EXAMPLES_DIR={given!r} is not a directory")
-        return Path(given)
+        return Path(given).resolve()
     subprocess.run(
         ["cargo", "build", "--quiet", "-p", "ferromq", "--examples"],
         cwd=REPO,
@@ -303,20 +307,53 @@ def peers(ferromq_bin):
 
 
 @pytest.fixture
-def pair(peers, zctx):
+def ipc_dir():
+    """A fresh directory for ipc socket files, removed afterwards. It is
+    made under /tmp, not in pytest's tmp_path, so that paths in it stay
+    well within IPC_PATH_MAX. A test should request it before `peers`
+    and `zctx`, so that it is removed after they are closed."""
+    path = Path(tempfile.mkdtemp(prefix="fmq", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def transport() -> str:
+    """What `pair` connects over: "tcp" (an ephemeral loopback port) unless
+    a test parametrises it, e.g. @pytest.mark.parametrize("transport",
+    ["tcp", "ipc"]); "ipc" is a socket file in a fresh ipc_dir."""
+    return "tcp"
+
+
+@pytest.fixture
+def pair(ipc_dir, peers, zctx, transport):
     """make(ferro_type, py_type, ferro_binds, py_options=(), **peer_kwargs)
-    -> (FerroPeer, pyzmq socket), connected one way or the other on an
-    ephemeral loopback port."""
+    -> (FerroPeer, pyzmq socket), connected one way or the other over
+    `transport`."""
+
+    def endpoint_to_bind(name: str) -> str:
+        if transport == "tcp":
+            return ANY_PORT
+        if transport == "ipc":
+            return f"ipc://{ipc_dir}/{name}"
+        raise ValueError(f"pair cannot connect over {transport!r}")
 
     def make(ferro_type: str, py_type: int, ferro_binds: bool, py_options=(), **kwargs):
         ps = py_socket(zctx, py_type, py_options)
         if ferro_binds:
-            peer = peers(ferro_type, bind=[ANY_PORT], **kwargs)
-            assert peer.endpoint.startswith("tcp://127.0.0.1:"), peer.endpoint
+            wanted = endpoint_to_bind("ferro")
+            peer = peers(ferro_type, bind=[wanted], **kwargs)
+            if transport == "tcp":
+                assert peer.endpoint.startswith("tcp://127.0.0.1:"), peer.endpoint
+            else:
+                assert peer.endpoint == wanted
             ps.connect(peer.endpoint)
         else:
-            ps.bind(ANY_PORT)
+            wanted = endpoint_to_bind("py")
+            ps.bind(wanted)
             endpoint = ps.getsockopt(zmq.LAST_ENDPOINT).decode()
+            if transport != "tcp":
+                assert endpoint == wanted
             peer = peers(ferro_type, connect=[endpoint], **kwargs)
         return peer, ps
 

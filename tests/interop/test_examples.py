@@ -6,7 +6,8 @@ it is tested from both sides.
 
 The examples are run unchanged; their endpoints come from environment
 variables. Where a pyzmq socket binds, it takes an ephemeral port; where an
-example binds, it is given a port that was free a moment before. Programs
+example binds, it is given a port that was free a moment before (and an ipc
+path in a fresh directory, for wuserver's ipc endpoint). Programs
 that never end by themselves (servers, brokers, workers, proxies) are
 stopped by the test, which also checks they were still running.
 """
@@ -99,9 +100,14 @@ def test_hwclient_with_py_server(examples, zctx):
 # --- Weather updates: wuserver / wuclient -------------------------------------
 
 
-def test_wuserver_with_py_subscribers(examples, zctx):
-    (endpoint,) = free_endpoints(1)
-    server = examples("wuserver", env={"WUSERVER_BIND": endpoint})
+@pytest.mark.parametrize("over", ["tcp", "ipc"])
+def test_wuserver_with_py_subscribers(ipc_dir, examples, zctx, over):
+    # The server binds both, as in the guide: ipc://weather.ipc becomes a
+    # file in ipc_dir (which also takes the file the killed server leaves).
+    (tcp,) = free_endpoints(1)
+    ipc = f"ipc://{ipc_dir}/weather.ipc"
+    server = examples("wuserver", env={"WUSERVER_BIND": tcp, "WUSERVER_IPC": ipc})
+    endpoint = tcp if over == "tcp" else ipc
     subscribers = {}
     for prefix in (b"1", b"98"):
         sub = py_socket(zctx, zmq.SUB, [(zmq.SUBSCRIBE, prefix)])
@@ -117,6 +123,7 @@ def test_wuserver_with_py_subscribers(examples, zctx):
             assert 1 <= zipcode <= 99_999, update
             assert -80 <= temperature < 135, update
             assert 10 <= relhumidity < 60, update
+    assert (ipc_dir / "weather.ipc").is_socket()
     stop_all(server)
 
 

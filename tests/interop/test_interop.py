@@ -1,5 +1,7 @@
 """ferromq <-> libzmq (pyzmq) interoperability: every socket pattern, one
-ferromq peer against one pyzmq socket, with either side binding.
+ferromq peer against one pyzmq socket, with either side binding. Over tcp;
+REQ/REP, PUB/SUB and PUSH/PULL also over ipc (test_ipc.py covers ipc's
+kinds of address).
 
 Messages are multipart and include empty frames. Races that ZeroMQ leaves
 to the application (a connection not yet made when ROUTER sends, the slow
@@ -18,6 +20,9 @@ from conftest import TIMEOUT, FerroError
 BOTH_WAYS = pytest.mark.parametrize(
     "ferro_binds", [True, False], ids=["ferro-binds", "py-binds"]
 )
+
+# Overrides conftest's `transport` fixture, which `pair` connects over.
+TCP_AND_IPC = pytest.mark.parametrize("transport", ["tcp", "ipc"])
 
 
 def py_try_recv(sock: zmq.Socket, timeout: float) -> list[bytes] | None:
@@ -86,6 +91,7 @@ def reply(i: int) -> list[bytes]:
 # --- REQ / REP ---------------------------------------------------------------
 
 
+@TCP_AND_IPC
 @BOTH_WAYS
 def test_ferro_req_py_rep(pair, ferro_binds):
     req, rep = pair("REQ", zmq.REP, ferro_binds)
@@ -96,6 +102,7 @@ def test_ferro_req_py_rep(pair, ferro_binds):
         assert req.recv() == reply(i)
 
 
+@TCP_AND_IPC
 @BOTH_WAYS
 def test_py_req_ferro_rep(pair, ferro_binds):
     rep, req = pair("REP", zmq.REQ, ferro_binds)
@@ -278,6 +285,7 @@ def collect_until(try_recv, last: list[bytes], skip: list[list[bytes]]) -> list[
     pytest.fail(f"never received {last!r}; got {got!r}")
 
 
+@TCP_AND_IPC
 @BOTH_WAYS
 def test_ferro_pub_py_sub_filters(pair, ferro_binds):
     pub, sub = pair("PUB", zmq.SUB, ferro_binds, py_options=[(zmq.SUBSCRIBE, TOPIC)])
@@ -289,6 +297,7 @@ def test_ferro_pub_py_sub_filters(pair, ferro_binds):
     assert py_try_recv(sub, 0.1) is None
 
 
+@TCP_AND_IPC
 @BOTH_WAYS
 def test_py_pub_ferro_sub_filters(pair, ferro_binds):
     sub, pub = pair("SUB", zmq.PUB, ferro_binds, subscribe=[TOPIC.decode()])
@@ -300,6 +309,7 @@ def test_py_pub_ferro_sub_filters(pair, ferro_binds):
     assert sub.try_recv(0.1) is None
 
 
+@TCP_AND_IPC
 @BOTH_WAYS
 def test_ferro_pub_py_sub_resubscribe(pair, ferro_binds):
     pub, sub = pair("PUB", zmq.SUB, ferro_binds, py_options=[(zmq.SUBSCRIBE, TOPIC)])
@@ -320,6 +330,7 @@ def test_ferro_pub_py_sub_resubscribe(pair, ferro_binds):
     assert got == [[b"news", b"end"]]
 
 
+@TCP_AND_IPC
 @BOTH_WAYS
 def test_py_pub_ferro_sub_resubscribe(pair, ferro_binds):
     sub, pub = pair("SUB", zmq.PUB, ferro_binds, subscribe=[TOPIC.decode()])
@@ -402,6 +413,7 @@ def numbered(i: int) -> list[bytes]:
     return [str(i).encode(), b"", bytes([i % 256]) * i]
 
 
+@TCP_AND_IPC
 @BOTH_WAYS
 def test_ferro_push_py_pull_in_order(pair, ferro_binds):
     push, pull = pair("PUSH", zmq.PULL, ferro_binds)
@@ -411,6 +423,7 @@ def test_ferro_push_py_pull_in_order(pair, ferro_binds):
         assert pull.recv_multipart() == numbered(i)
 
 
+@TCP_AND_IPC
 @BOTH_WAYS
 def test_py_push_ferro_pull_in_order(pair, ferro_binds):
     pull, push = pair("PULL", zmq.PUSH, ferro_binds)

@@ -125,22 +125,33 @@ fn hwclient_makes_ten_requests_and_exits() {
 
 #[test]
 fn wuserver_publishes_guide_format_updates() {
-    let ep = free_endpoint();
-    let _server = run("wuserver", &[], &[("WUSERVER_BIND", &ep)]);
+    // The server binds tcp and ipc; its socket file goes in a directory of
+    // this test's own (killed, the server leaves the file behind), so
+    // parallel runs never share a path and nothing lands in the repo.
+    let dir = TempDir::new();
+    let tcp = free_endpoint();
+    let ipc = format!("ipc://{}", dir.path().join("weather.ipc").display());
+    let _server = run(
+        "wuserver",
+        &[],
+        &[("WUSERVER_BIND", &tcp), ("WUSERVER_IPC", &ipc)],
+    );
     let ctx = Context::new();
-    let sub = ctx.socket(SocketType::Sub).unwrap();
-    sub.set_subscribe(b"1").unwrap();
-    sub.connect(&ep).unwrap();
-    let sub = with_timeout(sub);
-    for _ in 0..50 {
-        let update = sub.recv(0).unwrap();
-        let text = update.as_str().unwrap().to_owned();
-        let fields: Vec<i64> = text.split(' ').map(|f| f.parse().unwrap()).collect();
-        assert_eq!(fields.len(), 3, "{text}");
-        assert!(text.starts_with('1') && text.split(' ').next().unwrap().len() == 5);
-        assert!((1..100_000).contains(&fields[0]), "{text}");
-        assert!((-80..135).contains(&fields[1]), "{text}");
-        assert!((10..60).contains(&fields[2]), "{text}");
+    for ep in [&tcp, &ipc] {
+        let sub = ctx.socket(SocketType::Sub).unwrap();
+        sub.set_subscribe(b"1").unwrap();
+        sub.connect(ep).unwrap();
+        let sub = with_timeout(sub);
+        for _ in 0..50 {
+            let update = sub.recv(0).unwrap();
+            let text = update.as_str().unwrap().to_owned();
+            let fields: Vec<i64> = text.split(' ').map(|f| f.parse().unwrap()).collect();
+            assert_eq!(fields.len(), 3, "{ep}: {text}");
+            assert!(text.starts_with('1') && text.split(' ').next().unwrap().len() == 5);
+            assert!((1..100_000).contains(&fields[0]), "{ep}: {text}");
+            assert!((-80..135).contains(&fields[1]), "{ep}: {text}");
+            assert!((10..60).contains(&fields[2]), "{ep}: {text}");
+        }
     }
 }
 

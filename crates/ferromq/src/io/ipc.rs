@@ -2,7 +2,7 @@
 //! namespace, or at a generated path for `ipc://*`.
 
 use super::stream::{Listener, Stream};
-use crate::endpoint::IpcAddr;
+use crate::endpoint::{IpcAddr, MAX_IPC_PATH};
 use crate::error::{Error, ErrorKind, Result};
 use mio::net::{UnixListener, UnixStream};
 use std::io;
@@ -47,15 +47,22 @@ fn bind_error(err: &io::Error, endpoint: &str) -> Error {
     }
 }
 
-/// A new private directory under TMPDIR (or /tmp) for `ipc://*`.
+/// A new private directory for `ipc://*`, where libzmq makes one: in the
+/// first of TMPDIR, TEMPDIR and TMP that names an existing directory, else
+/// in the working directory (and then the endpoint is relative).
 fn make_temp_dir() -> Result<PathBuf> {
-    let base = std::env::var_os("TMPDIR")
+    let base = ["TMPDIR", "TEMPDIR", "TMP"]
+        .iter()
+        .filter_map(std::env::var_os)
         .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
+        .find(|p| p.is_dir())
+        .unwrap_or_default();
     let mut last_err = None;
     for _ in 0..16 {
-        let dir = base.join(format!("ferromq-{:08x}", crate::pattern::random_u32()));
+        let dir = base.join(format!(
+            "tmp{:06x}",
+            crate::pattern::random_u32() & 0xFF_FFFF
+        ));
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
@@ -101,6 +108,17 @@ pub(crate) fn bind(addr: &IpcAddr) -> Result<(Listener, String)> {
             let dir = make_temp_dir()?;
             let path = dir.join("socket");
             let endpoint = format!("ipc://{}", path.display());
+            if path.as_os_str().len() > MAX_IPC_PATH {
+                let _ = std::fs::remove_dir(&dir);
+                return Err(Error::new(
+                    ErrorKind::ENAMETOOLONG,
+                    format!(
+                        "the generated path for ipc://* ({}) is longer than {MAX_IPC_PATH} bytes; \
+                         set TMPDIR to a shorter directory",
+                        path.display()
+                    ),
+                ));
+            }
             match bind_path(&path, Some(dir.clone()), &endpoint) {
                 Ok((listener, cleanup)) => Ok((
                     Listener::Unix {
@@ -125,8 +143,17 @@ fn bind_path(
 ) -> Result<(UnixListener, IpcCleanup)> {
     // A socket file left by a process that died is replaced, as libzmq
     // does. Anything else at that path is not ours to remove.
-    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
-        let _ = std::fs::remove_file(path);
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => {
+            let _ = std::fs::remove_file(path);
+        }
+        Ok(_) => {
+            return Err(Error::new(
+                ErrorKind::EADDRINUSE,
+                format!("cannot bind {endpoint}: the path exists and is not a socket"),
+            ))
+        }
+        Err(_) => {}
     }
     let listener = UnixListener::bind(path).map_err(|e| bind_error(&e, endpoint))?;
     let ino = std::fs::symlink_metadata(path)
