@@ -8,6 +8,7 @@ use crate::pipe::ReadState;
 use crate::socket::SocketLink;
 use ferromq_proto::{
     Connection, ConnectionOptions, Event, LocalProperties, NullMechanism, PeerInfo,
+    ZERO_COPY_THRESHOLD,
 };
 use std::io::{IoSlice, Read, Write};
 use std::sync::Arc;
@@ -177,7 +178,16 @@ impl Engine {
                 }
                 Event::Message(frame) => {
                     let more = frame.kind.more();
-                    Msg::from(frame.body).with_more(more)
+                    // A small body gets its own allocation: left as a slice
+                    // of the read buffer, its drop in the application thread
+                    // would bounce that buffer's refcount between threads on
+                    // every message (and pin 64 KiB for a few bytes).
+                    let msg = if frame.body.len() < ZERO_COPY_THRESHOLD {
+                        Msg::copy_from_slice(&frame.body)
+                    } else {
+                        Msg::from(frame.body)
+                    };
+                    msg.with_more(more)
                 }
                 Event::Subscribe(topic) => Msg::subscription(&topic, true),
                 Event::Cancel(topic) => Msg::subscription(&topic, false),
@@ -214,7 +224,9 @@ impl Engine {
             moved = true;
             let result = if msg.is_subscribe() || msg.is_cancel() {
                 self.conn.send_subscription(&msg, msg.is_subscribe())
-            } else if let Some(shared) = msg.shared() {
+            } else if let Some(shared) = msg.shared().filter(|b| b.len() >= ZERO_COPY_THRESHOLD) {
+                // Only large bodies go by reference; cloning a small one
+                // would just allocate a refcount to copy it anyway.
                 self.conn.send_message_shared(shared.clone(), msg.more())
             } else {
                 self.conn.send_message(&msg, msg.more())
