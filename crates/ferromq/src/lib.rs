@@ -18,7 +18,7 @@
 //! ```
 
 #![warn(missing_docs, unreachable_pub)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod context;
 mod endpoint;
