@@ -42,7 +42,7 @@ struct Cli {
     /// Put the two sides on different CPUs (taskset -c 0 / -c 1).
     #[arg(long, global = true)]
     pin: bool,
-    /// Target seconds per throughput/latency run (default 2; 0.3 with --quick).
+    /// Target seconds per throughput/latency run (default 2; 0.5 with --quick).
     #[arg(long, global = true)]
     duration: Option<f64>,
     /// Implementations to compare (default ferromq,libzmq,zmqrs; --quick
@@ -130,7 +130,7 @@ fn main() {
     let settings = Settings {
         rounds: cli.rounds.unwrap_or(if quick { 3 } else { 5 }).max(1),
         pin: cli.pin,
-        duration_s: cli.duration.unwrap_or(if quick { 0.3 } else { 2.0 }),
+        duration_s: cli.duration.unwrap_or(if quick { 0.5 } else { 2.0 }),
         scale_duration_s: if quick { 0.5 } else { 1.0 },
         impls: cli.impls.clone().unwrap_or_else(|| {
             if quick {

@@ -243,15 +243,11 @@ fn ratio_plot(report: &Report) -> Option<Svg> {
     let (left, top, w) = (260.0, 40.0, 560.0);
     let height = top + items.len() as f64 * (bar_h + 6.0) + 50.0;
     let mut svg = Svg::new(left + w + 80.0, height);
+    // Scale to the medians and targets (whiskers are clipped), so one wild
+    // round does not squash every bar.
     let hi = items
         .iter()
-        .flat_map(|(_, r)| {
-            [
-                r.median.unwrap_or(0.0),
-                r.max.unwrap_or(0.0),
-                r.target.map_or(0.0, |t| t.value),
-            ]
-        })
+        .flat_map(|(_, r)| [r.median.unwrap_or(0.0), r.target.map_or(0.0, |t| t.value)])
         .fold(2.0f64, f64::max)
         .ceil();
     let px = |v: f64| left + (v / hi).clamp(0.0, 1.0) * w;
@@ -343,11 +339,7 @@ pub fn write_all(
     out: &Path,
     stem: &str,
 ) -> std::io::Result<Vec<(String, String)>> {
-    let prefix = if stem == "latest" {
-        String::new()
-    } else {
-        format!("{stem}-")
-    };
+    let prefix = format!("{stem}-");
     let mut plots: Vec<(String, String, Svg)> = Vec::new();
     if let Some(svg) = ratio_plot(report) {
         plots.push(("Ratios against the targets".into(), "ratios".into(), svg));

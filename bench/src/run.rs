@@ -200,16 +200,16 @@ fn thr_calibrate(
 ) -> Result<u64, BenchError> {
     let mut n = thr_pilot_count(size);
     let mut rate = 0.0;
-    for attempt in 0..3 {
+    // A pilot much shorter than the run misjudges the rate (start-up costs
+    // dominate): repeat it, larger, until it lasts a quarter of a run.
+    let want = (s.duration_s / 4.0).max(0.05);
+    for attempt in 0..4 {
         let r = thr_once(s, c.a, c.b, transport, size, n, secs(60.0))?;
         rate = r.msg_per_s();
-        // A pilot much shorter than the run misjudges the rate (start-up
-        // costs dominate): grow it to about a quarter of the run.
-        let want = (s.duration_s / 8.0).max(0.05);
-        if r.elapsed_s >= want || attempt == 2 {
+        if r.elapsed_s >= want || attempt == 3 {
             break;
         }
-        let grow = (2.0 * want / r.elapsed_s.max(1e-4)).clamp(2.0, 50.0);
+        let grow = (1.5 * want / r.elapsed_s.max(1e-4)).clamp(2.0, 50.0);
         n = (n as f64 * grow) as u64;
     }
     Ok(((rate * s.duration_s) as u64).clamp(100, 200_000_000))
@@ -384,7 +384,7 @@ pub fn lat_row(s: &Settings, transport: Transport, size: usize) -> Row {
 /// Numbered messages published per fan-out run: total deliveries shrink
 /// as N grows, so one run stays around a second or two on 2 cores.
 pub fn fan_count(subs: usize, quick: bool) -> u64 {
-    let total: u64 = if quick { 2_000_000 } else { 10_000_000 };
+    let total: u64 = if quick { 5_000_000 } else { 10_000_000 };
     (total / subs.max(1) as u64).clamp(10_000, 4_000_000)
 }
 

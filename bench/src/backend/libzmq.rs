@@ -20,7 +20,7 @@ fn err(e: zmq::Error) -> BenchError {
     let message = format!("libzmq: {e}");
     match e {
         zmq::Error::EPROTONOSUPPORT | zmq::Error::ENOTSUP => BenchError::unsupported(message),
-        zmq::Error::EAGAIN => BenchError::timeout(message),
+        zmq::Error::EAGAIN => BenchError::timeout(format!("{message} (timed out)")),
         _ => BenchError::failed(message),
     }
 }
