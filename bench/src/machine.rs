@@ -67,6 +67,17 @@ pub fn utc_string(unix_secs: u64) -> String {
     )
 }
 
+/// Soft / hard open-file limit from /proc/self/limits, whose lines are
+/// column-aligned ("Max open files   20000   20000   files"), not "key: value".
+fn fd_limit() -> Option<String> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let rest = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))?;
+    let v: Vec<&str> = rest.split_whitespace().take(2).collect();
+    (v.len() == 2).then(|| v.join(" / "))
+}
+
 impl Machine {
     /// Describes this machine now.
     pub fn detect() -> Machine {
@@ -86,8 +97,7 @@ impl Machine {
             zmqrs: "0.7 (crate zeromq)".to_string(),
             git_commit: command_line("git", &["rev-parse", "--short", "HEAD"]),
             date_utc: utc_string(now),
-            fd_limit: first_field("/proc/self/limits", "Max open files")
-                .map(|s| s.split_whitespace().take(2).collect::<Vec<_>>().join(" / ")),
+            fd_limit: fd_limit(),
         }
     }
 }
@@ -119,6 +129,11 @@ pub fn describe(m: &Machine) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn fd_limit_is_read() {
+        assert!(super::fd_limit().is_some_and(|s| s.contains(" / ")));
+    }
+
     #[test]
     fn utc_dates() {
         assert_eq!(super::utc_string(0), "1970-01-01 00:00:00 UTC");

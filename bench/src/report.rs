@@ -272,6 +272,22 @@ fn ratio_cell(r: Option<&Ratio>) -> String {
     }
 }
 
+/// Why a ratio has no value: which side is n/a or failed.
+fn why_no_ratio(row: &Row, r: &Ratio) -> String {
+    let side = |label: &str| row.entry(label).map(|e| (e.label.clone(), e.status));
+    for (label, status) in [side(&r.numerator), side(&r.denominator)]
+        .into_iter()
+        .flatten()
+    {
+        match status {
+            Status::Na => return format!("n/a ({label} unsupported)"),
+            Status::Failed => return format!("— ({label} failed)"),
+            Status::Ok => {}
+        }
+    }
+    "—".into()
+}
+
 fn met_cell(r: Option<&Ratio>) -> String {
     match r.and_then(|r| r.met) {
         Some(true) => "met".into(),
@@ -303,6 +319,10 @@ fn us(v: f64) -> String {
     sig3(v)
 }
 
+fn ms(seconds: f64) -> String {
+    sig3(seconds * 1000.0)
+}
+
 fn plain(v: f64) -> String {
     sig3(v)
 }
@@ -329,10 +349,14 @@ pub fn tables(report: &Report) -> String {
         .collect();
     if !targeted.is_empty() {
         let met = targeted.iter().filter(|(_, r)| r.met == Some(true)).count();
+        let measured = targeted.iter().filter(|(_, r)| r.median.is_some()).count();
         let _ = writeln!(
             md,
-            "### Targets (ferromq / libzmq, median of per-round ratios): {met} of {} met\n",
-            targeted.len()
+            "### Targets (ferromq / libzmq, median of per-round ratios): {met} of {measured} measured met{}\n",
+            match targeted.len() - measured {
+                0 => String::new(),
+                n => format!(", {n} not measurable yet"),
+            }
         );
         md.push_str(
             "| row | metric | better | ratio (min–max) | target | |\n|---|---|---|---|---|---|\n",
@@ -348,7 +372,11 @@ pub fn tables(report: &Report) -> String {
                 } else {
                     "lower"
                 },
-                ratio_cell(Some(r)),
+                if r.median.is_some() {
+                    ratio_cell(Some(r))
+                } else {
+                    why_no_ratio(row, r)
+                },
                 target_cell(Some(r)),
                 met_cell(Some(r)),
             );
@@ -477,7 +505,7 @@ pub fn tables(report: &Report) -> String {
     let scale: Vec<&Row> = rows_of(Workload::Scale).collect();
     if !scale.is_empty() {
         md.push_str("### Connection scale: N DEALERs → one ROUTER, tcp\n\n");
-        md.push_str("Connect time until the ROUTER heard from every DEALER (s, ratio ↓ better); ROUTER VmRSS growth per connection (KiB, ratio ↓ better; target ≤ 1 at 10k); request/reply throughput over all connections (req/s, ratio ↑ better).\n\n");
+        md.push_str("Connect time until the ROUTER heard from every DEALER (ms, ratio ↓ better); ROUTER VmRSS growth per connection (KiB, ratio ↓ better; target ≤ 1 at 10k); request/reply throughput over all connections (req/s, ratio ↑ better).\n\n");
         md.push_str("| conns | metric |");
         for l in &labels {
             let _ = write!(md, " {l} |");
@@ -487,7 +515,7 @@ pub fn tables(report: &Report) -> String {
         md.push('\n');
         for row in scale {
             let metrics: [(&str, &str, Fmt); 3] = [
-                ("connect_s", "connect s ↓", plain),
+                ("connect_s", "connect ms ↓", ms),
                 ("rss_kb_per_conn", "KiB/conn ↓", plain),
                 ("req_per_s", "req/s ↑", si),
             ];
