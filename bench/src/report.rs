@@ -628,7 +628,20 @@ pub fn ratio_lines(report: &Report) -> String {
     let mut out = String::new();
     for row in &report.rows {
         for r in &row.ratios {
-            let Some(m) = r.median else { continue };
+            let Some(m) = r.median else {
+                if r.target.is_some() {
+                    let _ = writeln!(
+                        out,
+                        "{:<24} {:<20} {}/{}: {}",
+                        row.id,
+                        r.metric,
+                        r.numerator,
+                        r.denominator,
+                        why_no_ratio(row, r)
+                    );
+                }
+                continue;
+            };
             let t = r.target.map_or(String::new(), |t| {
                 format!(
                     "  target {} {}",
