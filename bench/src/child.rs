@@ -164,18 +164,15 @@ pub enum Role {
         /// Messages to pass.
         count: u64,
     },
-    /// REP: binds, echoes `count` requests.
+    /// REP: binds, echoes requests until "stop".
     LatRep {
         /// Implementation.
         imp: Impl,
         /// Where to bind.
         endpoint: String,
-        /// Message size.
-        size: usize,
-        /// Requests to answer (warm-up included).
-        count: u64,
     },
-    /// REQ: connects, times `count` round trips after `warmup` untimed ones.
+    /// REQ: connects, times up to `count` round trips (at most `max_s`
+    /// seconds) after `warmup` untimed ones.
     LatReq {
         /// Implementation.
         imp: Impl,
@@ -185,8 +182,10 @@ pub enum Role {
         size: usize,
         /// Untimed round trips first.
         warmup: u64,
-        /// Timed round trips.
+        /// Most timed round trips.
         count: u64,
+        /// Stop timing after this many seconds even if `count` is not reached.
+        max_s: f64,
     },
     /// REQ and REP as two threads of this process (inproc).
     LatInproc {
@@ -196,8 +195,10 @@ pub enum Role {
         size: usize,
         /// Untimed round trips first.
         warmup: u64,
-        /// Timed round trips.
+        /// Most timed round trips.
         count: u64,
+        /// Stop timing after this many seconds even if `count` is not reached.
+        max_s: f64,
     },
     /// PUB: binds, sends warm-ups until "go", then `count` numbered
     /// messages, then end markers until "stop".
@@ -285,25 +286,22 @@ impl Job for RoleJob {
                 ..
             } => work::thr::send::<B>(&endpoint, size, count, c),
             Role::ThrInproc { size, count, .. } => work::thr::inproc::<B>(size, count),
-            Role::LatRep {
-                endpoint,
-                size,
-                count,
-                ..
-            } => work::lat::rep::<B>(&endpoint, size, count, c),
+            Role::LatRep { endpoint, .. } => work::lat::rep::<B>(&endpoint, c),
             Role::LatReq {
                 endpoint,
                 size,
                 warmup,
                 count,
+                max_s,
                 ..
-            } => work::lat::req::<B>(&endpoint, size, warmup, count, c),
+            } => work::lat::req::<B>(&endpoint, size, warmup, count, max_s),
             Role::LatInproc {
                 size,
                 warmup,
                 count,
+                max_s,
                 ..
-            } => work::lat::inproc::<B>(size, warmup, count),
+            } => work::lat::inproc::<B>(size, warmup, count, max_s),
             Role::FanPub {
                 endpoint, count, ..
             } => work::fanout::publisher::<B>(&endpoint, count, c),

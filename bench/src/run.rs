@@ -282,12 +282,15 @@ pub fn lat_once(
 ) -> Result<LatResult, BenchError> {
     let deadline = Instant::now() + timeout;
     let warmup = (count / 100).clamp(100, 10_000);
+    // Bounds a run whose pilot misjudged the latency (it can vary 10x here).
+    let max_s = (3.0 * s.duration_s).max(1.0);
     if transport == Transport::Inproc {
         let role = Role::LatInproc {
             imp: req,
             size,
             warmup,
             count,
+            max_s,
         };
         let mut p = Proc::spawn(&format!("{} inproc", req.label()), &role, None)?;
         let r = p.result(deadline)?;
@@ -298,8 +301,6 @@ pub fn lat_once(
     let role = Role::LatRep {
         imp: rep,
         endpoint: eps.bind("lat"),
-        size,
-        count: warmup + count,
     };
     let mut server = Proc::spawn(&format!("{} REP", rep.label()), &role, pin(s, 0))?;
     let ep = need_endpoint(server.ready(Instant::now() + secs(30.0))?)?;
@@ -309,9 +310,11 @@ pub fn lat_once(
         size,
         warmup,
         count,
+        max_s,
     };
     let mut client = Proc::spawn(&format!("{} REQ", req.label()), &role, pin(s, 1))?;
     let r: LatResult = client.result(deadline)?;
+    server.tell("stop");
     let _: Value = server.result(Instant::now() + secs(10.0))?;
     client.finish(Instant::now() + secs(10.0));
     server.finish(Instant::now() + secs(10.0));
