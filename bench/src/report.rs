@@ -1,0 +1,699 @@
+//! The results: data model (serialised as the JSON file) and the Markdown
+//! rendering of it.
+
+use crate::backend::{Impl, Transport};
+use crate::stats::Summary;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// A whole run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    /// What was run: "all", "quick", or a single workload's name.
+    pub mode: String,
+    /// The machine and software versions.
+    pub machine: crate::machine::Machine,
+    /// How it was run.
+    pub settings: SettingsRecord,
+    /// Wall-clock seconds for the whole run.
+    pub wall_s: f64,
+    /// One row per workload instance.
+    pub rows: Vec<Row>,
+}
+
+/// The settings, as recorded.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SettingsRecord {
+    /// Rounds per row.
+    pub rounds: usize,
+    /// Whether the two sides were pinned to different CPUs.
+    pub pin: bool,
+    /// Target seconds per measured throughput/latency run.
+    pub duration_s: f64,
+    /// Implementations compared.
+    pub impls: Vec<Impl>,
+}
+
+/// Which workload a row measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Workload {
+    /// PUSH -> PULL throughput.
+    Thr,
+    /// REQ <-> REP latency.
+    Lat,
+    /// PUB -> N SUB.
+    Fanout,
+    /// N DEALERs -> one ROUTER.
+    Scale,
+    /// Throughput with the two sides from different implementations.
+    CrossThr,
+    /// Latency with the two sides from different implementations.
+    CrossLat,
+}
+
+/// Whether larger or smaller values of a metric are better.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    /// Throughput-like.
+    Higher,
+    /// Time- or memory-like.
+    Lower,
+}
+
+/// A project target on a ratio.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    /// Whether the ratio must be at least (`Higher`) or at most (`Lower`)
+    /// `value`.
+    pub better: Better,
+    /// The bound.
+    pub value: f64,
+}
+
+impl Target {
+    /// Whether `ratio` meets the target.
+    pub fn met(&self, ratio: f64) -> bool {
+        match self.better {
+            Better::Higher => ratio >= self.value,
+            Better::Lower => ratio <= self.value,
+        }
+    }
+
+    /// "≥ 1.3" / "≤ 0.7".
+    pub fn label(&self) -> String {
+        match self.better {
+            Better::Higher => format!("≥ {}", self.value),
+            Better::Lower => format!("≤ {}", self.value),
+        }
+    }
+}
+
+/// One workload instance (e.g. throughput, tcp, 64 B) with every
+/// implementation's results and the ratios between them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Row {
+    /// Short id, e.g. "thr tcp 64B".
+    pub id: String,
+    /// The workload.
+    pub workload: Workload,
+    /// The transport.
+    pub transport: Transport,
+    /// Message size in bytes, where it applies.
+    pub size: Option<usize>,
+    /// Subscribers (fan-out).
+    pub subs: Option<usize>,
+    /// Connections (scale).
+    pub conns: Option<usize>,
+    /// One per implementation (or pairing, for cross rows).
+    pub entries: Vec<Entry>,
+    /// Ratios between entries.
+    pub ratios: Vec<Ratio>,
+}
+
+/// Status of an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// At least one round succeeded.
+    Ok,
+    /// The implementation does not support this (reported as "n/a").
+    Na,
+    /// No round succeeded.
+    Failed,
+}
+
+/// One implementation (or pairing) in a row.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Entry {
+    /// "ferromq", "libzmq", "zmq.rs", or "A→B" for cross rows.
+    pub label: String,
+    /// Sending / requesting side (or the only one).
+    pub a: Impl,
+    /// Receiving / replying side.
+    pub b: Impl,
+    /// Overall status.
+    pub status: Status,
+    /// Why it is n/a or failed (or the first failure among its rounds).
+    pub reason: Option<String>,
+    /// What the pilot run decided (e.g. message count).
+    pub calibration: Option<Value>,
+    /// Every round, in order.
+    pub rounds: Vec<RoundOutcome>,
+    /// Per metric, over the successful rounds.
+    pub summary: BTreeMap<String, Summary>,
+}
+
+impl Entry {
+    /// The summary of `metric`, if any round succeeded.
+    pub fn metric(&self, metric: &str) -> Option<&Summary> {
+        self.summary.get(metric)
+    }
+}
+
+/// One round of one entry.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RoundOutcome {
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// Why not.
+    pub error: Option<String>,
+    /// Metric values.
+    pub metrics: BTreeMap<String, f64>,
+    /// Workload-specific detail (latency profile, per-subscriber counts...).
+    pub extra: Option<Value>,
+}
+
+/// A ratio `numerator / denominator` of one metric, per round and as the
+/// median of the per-round ratios.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Ratio {
+    /// The metric.
+    pub metric: String,
+    /// Entry label on top.
+    pub numerator: String,
+    /// Entry label below.
+    pub denominator: String,
+    /// Which direction is better for this ratio.
+    pub better: Better,
+    /// Per round (None where either side failed).
+    pub per_round: Vec<Option<f64>>,
+    /// Median of the per-round ratios.
+    pub median: Option<f64>,
+    /// Smallest and largest per-round ratio.
+    pub min: Option<f64>,
+    /// See `min`.
+    pub max: Option<f64>,
+    /// The project's target, if one applies.
+    pub target: Option<Target>,
+    /// Whether the median meets the target.
+    pub met: Option<bool>,
+}
+
+impl Row {
+    /// The entry labelled `label`.
+    pub fn entry(&self, label: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.label == label)
+    }
+
+    /// The ratio of `metric` with `numerator` on top.
+    pub fn ratio(&self, metric: &str, numerator: &str) -> Option<&Ratio> {
+        self.ratios
+            .iter()
+            .find(|r| r.metric == metric && r.numerator == numerator)
+    }
+}
+
+/// Formats a number with an SI suffix (k, M, G) and 3 significant digits.
+pub fn si(v: f64) -> String {
+    let (v, suffix) = if v.abs() >= 1e9 {
+        (v / 1e9, "G")
+    } else if v.abs() >= 1e6 {
+        (v / 1e6, "M")
+    } else if v.abs() >= 1e3 {
+        (v / 1e3, "k")
+    } else {
+        (v, "")
+    };
+    format!("{}{suffix}", sig3(v))
+}
+
+/// Three significant digits, without scientific notation.
+pub fn sig3(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = v.abs().log10().floor() as i32;
+    let decimals = (2 - digits).clamp(0, 6) as usize;
+    format!("{v:.decimals$}")
+}
+
+/// "1.2M (1.1M–1.3M)" from a summary, formatted by `f`.
+fn cell(s: Option<&Summary>, f: fn(f64) -> String) -> String {
+    match s {
+        Some(s) if s.n > 1 => format!("{} ({}–{})", f(s.median), f(s.min), f(s.max)),
+        Some(s) => f(s.median),
+        None => "—".into(),
+    }
+}
+
+/// Short text for an entry that has no value (the full reason is listed
+/// under the tables).
+fn missing(e: &Entry) -> String {
+    match e.status {
+        Status::Na => "n/a (unsupported)".into(),
+        Status::Failed => "failed (see notes)".into(),
+        Status::Ok => "—".into(),
+    }
+}
+
+fn entry_cell(row: &Row, label: &str, metric: &str, f: fn(f64) -> String) -> String {
+    match row.entry(label) {
+        None => "—".into(),
+        Some(e) => match e.metric(metric) {
+            Some(s) => cell(Some(s), f),
+            None => missing(e),
+        },
+    }
+}
+
+fn ratio_cell(r: Option<&Ratio>) -> String {
+    match r.and_then(|r| r.median.map(|m| (r, m))) {
+        Some((r, m)) => match (r.min, r.max) {
+            (Some(lo), Some(hi)) if r.per_round.iter().flatten().count() > 1 => {
+                format!("**{m:.2}** ({lo:.2}–{hi:.2})")
+            }
+            _ => format!("**{m:.2}**"),
+        },
+        None => "—".into(),
+    }
+}
+
+/// Why a ratio has no value: which side is n/a or failed.
+fn why_no_ratio(row: &Row, r: &Ratio) -> String {
+    let side = |label: &str| row.entry(label).map(|e| (e.label.clone(), e.status));
+    for (label, status) in [side(&r.numerator), side(&r.denominator)]
+        .into_iter()
+        .flatten()
+    {
+        match status {
+            Status::Na => return format!("n/a ({label} unsupported)"),
+            Status::Failed => return format!("— ({label} failed)"),
+            Status::Ok => {}
+        }
+    }
+    "—".into()
+}
+
+fn met_cell(r: Option<&Ratio>) -> String {
+    match r.and_then(|r| r.met) {
+        Some(true) => "met".into(),
+        Some(false) => "**not met**".into(),
+        None => "—".into(),
+    }
+}
+
+fn target_cell(r: Option<&Ratio>) -> String {
+    r.and_then(|r| r.target)
+        .map_or_else(|| "—".into(), |t| t.label())
+}
+
+/// Human size: "1 B", "64 B", "1 KiB", "64 KiB", "1 MiB".
+pub fn size_label(size: usize) -> String {
+    if size >= 1 << 20 && size % (1 << 20) == 0 {
+        format!("{} MiB", size >> 20)
+    } else if size >= 1 << 10 && size % (1 << 10) == 0 {
+        format!("{} KiB", size >> 10)
+    } else {
+        format!("{size} B")
+    }
+}
+
+/// A number formatter for table cells.
+type Fmt = fn(f64) -> String;
+
+fn us(v: f64) -> String {
+    sig3(v)
+}
+
+fn ms(seconds: f64) -> String {
+    sig3(seconds * 1000.0)
+}
+
+fn plain(v: f64) -> String {
+    sig3(v)
+}
+
+fn impl_labels(report: &Report) -> Vec<&'static str> {
+    report.settings.impls.iter().map(|i| i.label()).collect()
+}
+
+const FERRO: &str = "ferromq";
+
+/// Renders the tables (no machine header): what `--quick` prints and what
+/// the Markdown file holds below its header.
+pub fn tables(report: &Report) -> String {
+    let mut md = String::new();
+    let labels = impl_labels(report);
+    let rows_of = |w: Workload| report.rows.iter().filter(move |r| r.workload == w);
+
+    // Targets first: the answer to "are we there yet".
+    let targeted: Vec<(&Row, &Ratio)> = report
+        .rows
+        .iter()
+        .flat_map(|row| row.ratios.iter().map(move |r| (row, r)))
+        .filter(|(_, r)| r.target.is_some())
+        .collect();
+    if !targeted.is_empty() {
+        let met = targeted.iter().filter(|(_, r)| r.met == Some(true)).count();
+        let measured = targeted.iter().filter(|(_, r)| r.median.is_some()).count();
+        let _ = writeln!(
+            md,
+            "### Targets (ferromq / libzmq, median of per-round ratios): {met} of {measured} measured met{}\n",
+            match targeted.len() - measured {
+                0 => String::new(),
+                n => format!(", {n} not measurable yet"),
+            }
+        );
+        md.push_str(
+            "| row | metric | better | ratio (min–max) | target | |\n|---|---|---|---|---|---|\n",
+        );
+        for (row, r) in &targeted {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} |",
+                row.id,
+                r.metric,
+                if r.better == Better::Higher {
+                    "higher"
+                } else {
+                    "lower"
+                },
+                if r.median.is_some() {
+                    ratio_cell(Some(r))
+                } else {
+                    why_no_ratio(row, r)
+                },
+                target_cell(Some(r)),
+                met_cell(Some(r)),
+            );
+        }
+        md.push('\n');
+    }
+
+    let thr: Vec<&Row> = rows_of(Workload::Thr).collect();
+    if !thr.is_empty() {
+        md.push_str("### Throughput, PUSH → PULL (messages/s; median of rounds, min–max)\n\n");
+        md.push_str("Ratio = ferromq / libzmq messages per second: **higher is better**.\n\n");
+        let _ = write!(md, "| transport | size |");
+        for l in &labels {
+            let _ = write!(md, " {l} msg/s |");
+        }
+        for l in &labels {
+            let _ = write!(md, " {l} MB/s |");
+        }
+        md.push_str(" ratio ↑ | target | |\n|---|---|");
+        md.push_str(&"---|".repeat(labels.len() * 2 + 3));
+        md.push('\n');
+        for row in thr {
+            let r = row.ratio("msg_per_s", FERRO);
+            let _ = write!(
+                md,
+                "| {} | {} |",
+                row.transport.name(),
+                size_label(row.size.unwrap_or(0))
+            );
+            for l in &labels {
+                let _ = write!(md, " {} |", entry_cell(row, l, "msg_per_s", si));
+            }
+            for l in &labels {
+                let _ = write!(md, " {} |", entry_cell(row, l, "mb_per_s", si));
+            }
+            let _ = writeln!(
+                md,
+                " {} | {} | {} |",
+                ratio_cell(r),
+                target_cell(r),
+                met_cell(r)
+            );
+        }
+        md.push('\n');
+    }
+
+    let lat: Vec<&Row> = rows_of(Workload::Lat).collect();
+    if !lat.is_empty() {
+        md.push_str("### Latency, REQ ↔ REP round trip (µs; median of rounds, min–max)\n\n");
+        md.push_str(
+            "Ratio = ferromq time / libzmq time: **lower is better**. Target ≤ 0.7 for mean, p50 and p99.\n\n",
+        );
+        let _ = write!(md, "| transport | size | metric |");
+        for l in &labels {
+            let _ = write!(md, " {l} |");
+        }
+        md.push_str(" ratio ↓ | target | |\n|---|---|---|");
+        md.push_str(&"---|".repeat(labels.len() + 3));
+        md.push('\n');
+        for row in lat {
+            for (i, metric) in ["mean_us", "p50_us", "p99_us"].iter().enumerate() {
+                let r = row.ratio(metric, FERRO);
+                let (t, s) = if i == 0 {
+                    (
+                        row.transport.name().to_string(),
+                        size_label(row.size.unwrap_or(0)),
+                    )
+                } else {
+                    (String::new(), String::new())
+                };
+                let _ = write!(md, "| {t} | {s} | {} |", metric.trim_end_matches("_us"));
+                for l in &labels {
+                    let _ = write!(md, " {} |", entry_cell(row, l, metric, us));
+                }
+                let _ = writeln!(
+                    md,
+                    " {} | {} | {} |",
+                    ratio_cell(r),
+                    target_cell(r),
+                    met_cell(r)
+                );
+            }
+        }
+        md.push('\n');
+    }
+
+    let fan: Vec<&Row> = rows_of(Workload::Fanout).collect();
+    if !fan.is_empty() {
+        md.push_str("### PUB → N SUB fan-out, tcp, 64 B, default HWM\n\n");
+        md.push_str("Delivered messages/s per subscriber (mean over subscribers; median of rounds, min–max) and drops (% of published × subscribers). Ratio = ferromq / libzmq delivered rate: **higher is better**.\n\n");
+        let _ = write!(md, "| subs | published |");
+        for l in &labels {
+            let _ = write!(md, " {l} msg/s/sub |");
+        }
+        for l in &labels {
+            let _ = write!(md, " {l} drops % |");
+        }
+        md.push_str(" ratio ↑ | target | |\n|---|---|");
+        md.push_str(&"---|".repeat(labels.len() * 2 + 3));
+        md.push('\n');
+        for row in fan {
+            let r = row.ratio("msg_per_s_per_sub", FERRO);
+            let published = row
+                .entries
+                .iter()
+                .find_map(|e| e.metric("published"))
+                .map_or("—".into(), |s| si(s.median));
+            let _ = write!(md, "| {} | {published} |", row.subs.unwrap_or(0));
+            for l in &labels {
+                let _ = write!(md, " {} |", entry_cell(row, l, "msg_per_s_per_sub", si));
+            }
+            for l in &labels {
+                let _ = write!(md, " {} |", entry_cell(row, l, "drops_pct", plain));
+            }
+            let _ = writeln!(
+                md,
+                " {} | {} | {} |",
+                ratio_cell(r),
+                target_cell(r),
+                met_cell(r)
+            );
+        }
+        md.push('\n');
+    }
+
+    let scale: Vec<&Row> = rows_of(Workload::Scale).collect();
+    if !scale.is_empty() {
+        md.push_str("### Connection scale: N DEALERs → one ROUTER, tcp\n\n");
+        md.push_str("Connect time until the ROUTER heard from every DEALER (ms, ratio ↓ better); ROUTER VmRSS growth per connection (KiB, ratio ↓ better; target ≤ 1 at 10k); request/reply throughput over all connections (req/s, ratio ↑ better).\n\n");
+        md.push_str("| conns | metric |");
+        for l in &labels {
+            let _ = write!(md, " {l} |");
+        }
+        md.push_str(" ratio | target | |\n|---|---|");
+        md.push_str(&"---|".repeat(labels.len() + 3));
+        md.push('\n');
+        for row in scale {
+            let metrics: [(&str, &str, Fmt); 3] = [
+                ("connect_s", "connect ms ↓", ms),
+                ("rss_kb_per_conn", "KiB/conn ↓", plain),
+                ("req_per_s", "req/s ↑", si),
+            ];
+            for (i, (metric, name, f)) in metrics.iter().enumerate() {
+                let r = row.ratio(metric, FERRO);
+                let n = if i == 0 {
+                    row.conns.unwrap_or(0).to_string()
+                } else {
+                    String::new()
+                };
+                let _ = write!(md, "| {n} | {name} |");
+                for l in &labels {
+                    let _ = write!(md, " {} |", entry_cell(row, l, metric, *f));
+                }
+                let _ = writeln!(
+                    md,
+                    " {} | {} | {} |",
+                    ratio_cell(r),
+                    target_cell(r),
+                    met_cell(r)
+                );
+            }
+        }
+        md.push('\n');
+    }
+
+    let cross: Vec<&Row> = report
+        .rows
+        .iter()
+        .filter(|r| matches!(r.workload, Workload::CrossThr | Workload::CrossLat))
+        .collect();
+    if !cross.is_empty() {
+        md.push_str("### Mixed implementations on the wire, tcp\n\n");
+        md.push_str("A→B: A sends (PUSH) or asks (REQ), B receives (PULL) or answers (REP). Ratio = each pairing / libzmq→libzmq (throughput: ↑ better; latency: ↓ better). A mixed pair close to 1 means the wire between the two is not a bottleneck.\n\n");
+        md.push_str("| row | pairing | value | ratio vs libzmq→libzmq |\n|---|---|---|---|\n");
+        for row in cross {
+            let metric = if row.workload == Workload::CrossThr {
+                "msg_per_s"
+            } else {
+                "mean_us"
+            };
+            for (i, e) in row.entries.iter().enumerate() {
+                let value = match e.metric(metric) {
+                    Some(s) if row.workload == Workload::CrossThr => {
+                        format!("{} msg/s", cell(Some(s), si))
+                    }
+                    Some(s) => format!("{} µs mean", cell(Some(s), us)),
+                    None => missing(e),
+                };
+                let r = row.ratio(metric, &e.label);
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} |",
+                    if i == 0 { row.id.as_str() } else { "" },
+                    e.label,
+                    value,
+                    ratio_cell(r)
+                );
+            }
+        }
+        md.push('\n');
+    }
+
+    // Full reasons for every n/a and failure, since table cells cut them.
+    let mut notes = String::new();
+    for row in &report.rows {
+        for e in &row.entries {
+            if let Some(reason) = &e.reason {
+                let what = match e.status {
+                    Status::Na => "n/a",
+                    Status::Failed => "failed",
+                    Status::Ok => "some rounds failed",
+                };
+                let _ = writeln!(notes, "- {} / {}: {what}: {reason}", row.id, e.label);
+            }
+        }
+    }
+    if !notes.is_empty() {
+        md.push_str("### Not measured / failures\n\n");
+        md.push_str(&notes);
+        md.push('\n');
+    }
+    md
+}
+
+/// The whole Markdown file: header, machine, settings, tables.
+pub fn markdown(report: &Report) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "## ferromq-bench `{}`\n", report.mode);
+    md.push_str(&crate::machine::describe(&report.machine));
+    let _ = writeln!(
+        md,
+        "- settings: {} rounds, implementations alternated every round ({}); {} s per throughput/latency run; pinning: {}; whole run took {:.0} s\n",
+        report.settings.rounds,
+        impl_labels(report).join(", "),
+        report.settings.duration_s,
+        if report.settings.pin {
+            "receiving/binding side on CPU 0, the other on CPU 1 (taskset)"
+        } else {
+            "none"
+        },
+        report.wall_s
+    );
+    md.push_str(&tables(report));
+    md
+}
+
+/// The ratios alone, one per line, for pasting.
+pub fn ratio_lines(report: &Report) -> String {
+    let mut out = String::new();
+    for row in &report.rows {
+        for r in &row.ratios {
+            let Some(m) = r.median else {
+                if r.target.is_some() {
+                    let _ = writeln!(
+                        out,
+                        "{:<24} {:<20} {}/{}: {}",
+                        row.id,
+                        r.metric,
+                        r.numerator,
+                        r.denominator,
+                        why_no_ratio(row, r)
+                    );
+                }
+                continue;
+            };
+            let t = r.target.map_or(String::new(), |t| {
+                format!(
+                    "  target {} {}",
+                    t.label(),
+                    if r.met == Some(true) {
+                        "met"
+                    } else {
+                        "NOT met"
+                    }
+                )
+            });
+            let dir = if r.better == Better::Higher {
+                "↑"
+            } else {
+                "↓"
+            };
+            let _ = writeln!(
+                out,
+                "{:<24} {:<20} {}/{}: {m:.2} {dir}{t}",
+                row.id, r.metric, r.numerator, r.denominator
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_formatting() {
+        assert_eq!(si(1_234_567.0), "1.23M");
+        assert_eq!(si(999.0), "999");
+        assert_eq!(si(12_300.0), "12.3k");
+        assert_eq!(sig3(0.01234), "0.0123");
+        assert_eq!(size_label(65536), "64 KiB");
+        assert_eq!(size_label(1 << 20), "1 MiB");
+        assert_eq!(size_label(64), "64 B");
+    }
+
+    #[test]
+    fn targets() {
+        let t = Target {
+            better: Better::Lower,
+            value: 0.7,
+        };
+        assert!(t.met(0.7) && t.met(0.5) && !t.met(0.71));
+        let t = Target {
+            better: Better::Higher,
+            value: 1.3,
+        };
+        assert!(t.met(1.3) && !t.met(1.29));
+    }
+}
