@@ -93,7 +93,10 @@ impl Sock for FerroSocket {
 
     #[inline]
     fn send(&mut self, out: &Msg) -> BResult<()> {
-        self.0.send_msg(out.clone(), 0).map_err(err)
+        // A fresh copy per message, as libzmq's side does (zmq_send copies):
+        // cloning one shared body would make every message bump the same
+        // refcount from two threads, which no real sender does.
+        self.0.send(&out[..], 0).map_err(err)
     }
 
     #[inline]

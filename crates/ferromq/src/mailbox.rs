@@ -18,6 +18,9 @@ pub(crate) struct Mailbox<C> {
 
 struct State<C> {
     signaled: bool,
+    /// The owner is blocked on the condvar: only then does a wake-up need
+    /// the (syscall) notify.
+    sleeping: bool,
     /// The owner is gone: commands are dropped on arrival, so whatever
     /// they carry (a pipe end) is released instead of kept forever.
     closed: bool,
@@ -31,6 +34,7 @@ impl<C: Send> Mailbox<C> {
         Mailbox {
             state: Mutex::new(State {
                 signaled: false,
+                sleeping: false,
                 closed: false,
                 commands: VecDeque::new(),
                 watchers: Vec::new(),
@@ -55,10 +59,12 @@ impl<C: Send> Mailbox<C> {
         }
         st.commands.push_back(command);
         self.has_commands.store(true, Ordering::Release);
-        st.signaled = true;
+        let notify = self.signal(&mut st);
         let watchers = st.watchers.clone();
         drop(st);
-        self.cond.notify_one();
+        if notify {
+            self.cond.notify_one();
+        }
         watchers.iter().for_each(|w| w.wake());
     }
 
@@ -86,11 +92,25 @@ impl<C: Send> Mailbox<C> {
     /// that happened since the last wait returns at once, so no wake-up is
     /// ever missed between checking a pipe and waiting.
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> bool {
-        let (mut st, woken) = wait_until(&self.cond, self.lock(), deadline, |st| st.signaled);
+        let mut st = self.lock();
+        if !st.signaled {
+            st.sleeping = true;
+            st = wait_until(&self.cond, st, deadline, |st| st.signaled).0;
+            st.sleeping = false;
+        }
+        let woken = st.signaled;
         if woken {
             st.signaled = false;
         }
         woken
+    }
+
+    /// Marks the owner woken (under the lock); true if it is asleep and
+    /// must be notified.
+    fn signal(&self, st: &mut State<C>) -> bool {
+        let notify = st.sleeping && !st.signaled;
+        st.signaled = true;
+        notify
     }
 
     /// The owner is closing: drops every queued command, and every later
@@ -141,8 +161,7 @@ impl<C: Send> Wake for Mailbox<C> {
         } else {
             st.watchers.clone()
         };
-        let notify = !st.signaled;
-        st.signaled = true;
+        let notify = self.signal(&mut st);
         drop(st);
         if notify {
             self.cond.notify_one();
