@@ -313,7 +313,9 @@ impl Socket {
         inner.check_term()?;
         msg.set_more(flags & SNDMORE != 0);
         inner.process_commands();
-        let wait = deadline(inner.options.sndtimeo, flags);
+        // The deadline is computed at the first wait: reading the clock on
+        // every call showed in the profile.
+        let mut wait = None;
         loop {
             let Inner { pattern, pipes, .. } = &mut *inner;
             match pattern.send(msg, pipes) {
@@ -322,7 +324,10 @@ impl Socket {
                     if error.kind() != ErrorKind::EAGAIN {
                         return Err(error);
                     }
-                    let Some(until) = wait else { return Err(error) };
+                    let timeout = inner.options.sndtimeo;
+                    let Some(until) = *wait.get_or_insert_with(|| deadline(timeout, flags)) else {
+                        return Err(error);
+                    };
                     msg = back;
                     inner.wait(until, "send timed out (SNDTIMEO)")?;
                 }
@@ -354,7 +359,7 @@ impl Socket {
         let mut inner = self.inner.borrow_mut();
         inner.check_term()?;
         inner.process_commands();
-        let wait = deadline(inner.options.rcvtimeo, flags);
+        let mut wait = None;
         loop {
             let Inner { pattern, pipes, .. } = &mut *inner;
             match pattern.recv(pipes) {
@@ -366,7 +371,10 @@ impl Socket {
                     if error.kind() != ErrorKind::EAGAIN {
                         return Err(error);
                     }
-                    let Some(until) = wait else { return Err(error) };
+                    let timeout = inner.options.rcvtimeo;
+                    let Some(until) = *wait.get_or_insert_with(|| deadline(timeout, flags)) else {
+                        return Err(error);
+                    };
                     inner.wait(until, "receive timed out (RCVTIMEO)")?;
                 }
             }

@@ -176,6 +176,44 @@ impl Connection {
         result
     }
 
+    /// The fast path for small messages: hands each complete message frame
+    /// shorter than `limit` at the front of the input to `accept` by
+    /// reference, until the input holds something else or `accept` refuses
+    /// one (returns false; that frame stays queued). Returns whether a frame
+    /// was refused. Does nothing before the handshake or when the mechanism
+    /// encrypts; [`poll_event`](Self::poll_event) handles everything else.
+    ///
+    /// ```
+    /// use ferromq_proto::{Connection, ConnectionOptions, LocalProperties, NullMechanism, SocketType};
+    /// let local = LocalProperties { socket_type: SocketType::Pull, identity: Default::default(), extra: Default::default() };
+    /// let mut conn = Connection::new(Box::new(NullMechanism::new(local)), ConnectionOptions::default());
+    /// // Before the handshake nothing is taken.
+    /// assert_eq!(conn.take_small_messages(256, |_, _| true), Ok(false));
+    /// ```
+    pub fn take_small_messages(
+        &mut self,
+        limit: usize,
+        mut accept: impl FnMut(&[u8], bool) -> bool,
+    ) -> Result<bool> {
+        if !matches!(self.state, State::Traffic) || self.mechanism.encrypts() {
+            return Ok(false);
+        }
+        loop {
+            match self
+                .decoder
+                .decode_small(&mut self.input, limit, &mut accept)
+            {
+                Ok(Some(true)) => continue,
+                Ok(Some(false)) => return Ok(true),
+                Ok(None) => return Ok(false),
+                Err(err) => {
+                    self.fail(&err);
+                    return Err(err);
+                }
+            }
+        }
+    }
+
     fn fail(&mut self, err: &ProtocolError) {
         if matches!(self.state, State::Failed) {
             return;

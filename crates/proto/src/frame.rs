@@ -236,6 +236,56 @@ impl FrameDecoder {
         }))
     }
 
+    /// Offers the next frame to `accept` by reference, without splitting
+    /// it off `src`, when it is a message frame (not a command) shorter
+    /// than `limit` whose body has fully arrived. If `accept` returns true
+    /// the frame is consumed. Returns `Ok(None)` when the next frame is not
+    /// such a frame (or is incomplete): use [`decode`](Self::decode) then.
+    ///
+    /// For small messages the caller copies anyway, and splitting each one
+    /// off a shared buffer costs two refcount updates.
+    #[inline]
+    pub fn decode_small(
+        &mut self,
+        src: &mut BytesMut,
+        limit: usize,
+        accept: impl FnOnce(&[u8], bool) -> bool,
+    ) -> Result<Option<bool>> {
+        if let DecodeState::Header = self.state {
+            // Only a complete small message frame is worth starting here.
+            let Some(&flags) = src.first() else {
+                return Ok(None);
+            };
+            if flags & (COMMAND | LONG) != 0 {
+                return Ok(None);
+            }
+            match src.get(1) {
+                Some(&size) if (size as usize) < limit && src.len() >= 2 + size as usize => {}
+                _ => return Ok(None),
+            }
+            match self.decode_header(src)? {
+                Some(state) => self.state = state,
+                None => return Ok(None),
+            }
+        }
+        let DecodeState::Body {
+            kind: FrameKind::Message { more },
+            len,
+        } = self.state
+        else {
+            return Ok(None);
+        };
+        if len >= limit || src.len() < len {
+            return Ok(None);
+        }
+        if !accept(&src[..len], more) {
+            return Ok(Some(false));
+        }
+        src.advance(len);
+        self.state = DecodeState::Header;
+        Ok(Some(true))
+    }
+
     fn decode_header(&self, src: &mut BytesMut) -> Result<Option<DecodeState>> {
         let Some(&flags) = src.first() else {
             return Ok(None);
@@ -386,5 +436,55 @@ mod tests {
         }
         assert_eq!(got, expected);
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn decode_small_sees_the_same_frames_as_decode() {
+        let frames: Vec<(FrameKind, Vec<u8>)> = vec![
+            (FrameKind::LAST, b"a".to_vec()),
+            (FrameKind::MORE, vec![7; 40]),
+            (FrameKind::LAST, vec![8; 300]),
+            (FrameKind::Command, b"\x04PING\x00\x00".to_vec()),
+            (FrameKind::LAST, Vec::new()),
+            (FrameKind::LAST, vec![9; 100]),
+        ];
+        let mut wire = Vec::new();
+        for (kind, body) in &frames {
+            encode_frame(&mut wire, *kind, body);
+        }
+        // Fed in every chunk size, each frame comes out once, in order,
+        // whichever path it took.
+        for chunk in [1usize, 2, 3, 7, 64, wire.len()] {
+            let mut dec = FrameDecoder::new(None);
+            let mut buf = BytesMut::new();
+            let mut got: Vec<(FrameKind, Vec<u8>)> = Vec::new();
+            let mut refuse_next = true;
+            for piece in wire.chunks(chunk) {
+                buf.extend_from_slice(piece);
+                loop {
+                    let mut taken = None;
+                    let small = dec
+                        .decode_small(&mut buf, 64, |body, more| {
+                            // Refuse each small frame once: it must stay.
+                            if std::mem::take(&mut refuse_next) {
+                                return false;
+                            }
+                            refuse_next = true;
+                            taken = Some((FrameKind::Message { more }, body.to_vec()));
+                            true
+                        })
+                        .unwrap();
+                    match small {
+                        Some(true) => got.push(taken.unwrap()),
+                        Some(false) => continue,
+                        None => match dec.decode(&mut buf).unwrap() {
+                            Some(f) => got.push((f.kind, f.body.to_vec())),
+                            None => break,
+                        },
+                    }
+                }
+            }
+            assert_eq!(got, frames, "chunk {chunk}");
+        }
     }
 }

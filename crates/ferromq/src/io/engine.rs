@@ -15,6 +15,9 @@ use std::sync::Arc;
 
 /// Output is flushed to the kernel once this much is queued.
 const OUTPUT_BATCH: usize = 256 * 1024;
+/// Messages shorter than this are copied straight out of the read buffer
+/// (short frames only, whose size fits the one-byte header).
+const SMALL_MESSAGE: usize = 256;
 /// Work done per wake-up before yielding to other engines.
 const ROUNDS_PER_SERVICE: usize = 16;
 
@@ -159,6 +162,34 @@ impl Engine {
                     self.input_blocked = true;
                     pipes.to_socket.flush();
                     return Ok(None);
+                }
+            }
+            if self.peer.is_some() {
+                if let Some(pipes) = &mut self.pipes {
+                    let mid_message = &mut self.mid_message_in;
+                    let blocked = &mut self.input_blocked;
+                    let taken = self.conn.take_small_messages(SMALL_MESSAGE, |body, more| {
+                        if !*mid_message && !pipes.to_socket.check_write() {
+                            *blocked = true;
+                            return false;
+                        }
+                        pipes
+                            .to_socket
+                            .write(Msg::copy_from_slice(body).with_more(more));
+                        *mid_message = more;
+                        true
+                    });
+                    match taken {
+                        Ok(false) => {}
+                        Ok(true) => {
+                            pipes.to_socket.flush();
+                            return Ok(None);
+                        }
+                        Err(e) => {
+                            pipes.to_socket.flush();
+                            return Err(Closed::Disconnected(format!("protocol error: {e}")));
+                        }
+                    }
                 }
             }
             let event = match self.conn.poll_event() {
