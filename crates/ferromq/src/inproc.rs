@@ -123,21 +123,21 @@ pub(crate) struct Accepted {
 /// connector's and the binder's `SocketPipe`.
 fn make_pair(
     connector: (&Arc<SocketLink>, &PeerOptions, PipeId),
-    binder: Option<(&Arc<SocketLink>, &PeerOptions)>,
+    binder: Option<(&Arc<SocketLink>, &PeerOptions, PipeId)>,
 ) -> (SocketPipe, SocketPipe) {
     let (c_link, c_opts, c_pipe) = connector;
     let unknown = PeerOptions::unknown(c_opts.socket_type);
-    let (b_opts, b_waker) = match binder {
-        Some((link, opts)) => (opts, link.waker()),
-        None => (&unknown, pipe::no_waker()),
+    let (b_opts, b_reader_waker, b_writer_waker) = match binder {
+        Some((link, opts, pipe)) => (opts, link.reader_waker(pipe), link.waker()),
+        None => (&unknown, pipe::no_waker(), pipe::no_waker()),
     };
-    let (to_binder_w, to_binder_r) = pipe::pipe(
-        combined_hwm(c_opts, b_opts),
-        b_waker.clone(),
-        c_link.waker(),
+    let (to_binder_w, to_binder_r) =
+        pipe::pipe(combined_hwm(c_opts, b_opts), b_reader_waker, c_link.waker());
+    let (to_connector_w, to_connector_r) = pipe::pipe(
+        combined_hwm(b_opts, c_opts),
+        c_link.reader_waker(c_pipe),
+        b_writer_waker,
     );
-    let (to_connector_w, to_connector_r) =
-        pipe::pipe(combined_hwm(b_opts, c_opts), c_link.waker(), b_waker);
     let sides = Arc::new(Mutex::new(Sides::default()));
     lock(&sides).alive[CONNECTOR] = Some(Side {
         link: c_link.clone(),
@@ -147,7 +147,7 @@ fn make_pair(
         reader: to_connector_r,
         writer: to_binder_w,
         routing_id: match binder {
-            Some((_, opts)) => opts.routing_id.clone(),
+            Some((_, opts, _)) => opts.routing_id.clone(),
             None => Bytes::new(),
         },
         notice: Some(PeerNotice {
@@ -216,11 +216,11 @@ impl Registry {
                 // Dropping the ends tells the connector (Detach).
                 continue;
             }
-            ends.reader.set_waker(link.waker());
+            let id = new_id();
+            ends.reader.set_waker(link.reader_waker(id));
             ends.writer.set_waker(link.waker());
             ends.reader.set_hwm(combined_hwm(&connector, &options));
             ends.writer.set_hwm(combined_hwm(&options, &connector));
-            let id = new_id();
             let connector_gone = ends
                 .notice
                 .as_ref()
@@ -267,7 +267,7 @@ impl Registry {
                 }
                 let (mine, theirs) = make_pair(
                     (link, &options, pipe),
-                    Some((&binder.link, &binder.options)),
+                    Some((&binder.link, &binder.options, binder_pipe)),
                 );
                 if let Some(n) = &theirs.notice {
                     join_binder(n, &binder.link, binder_pipe);

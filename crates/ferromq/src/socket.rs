@@ -42,11 +42,82 @@ pub(crate) struct SocketLink {
     pub(crate) id: u64,
     pub(crate) socket_type: SocketType,
     pub(crate) mailbox: Arc<Mailbox<SocketCmd>>,
+    /// Pipes that became readable, for patterns that want to know which
+    /// (see [`ActivePipes`]).
+    pub(crate) active: Arc<ActivePipes>,
 }
 
 impl SocketLink {
     pub(crate) fn waker(&self) -> Waker {
         self.mailbox.clone()
+    }
+
+    /// The waker for the reading end of pipe `id`: wakes the socket, and
+    /// notes the pipe as readable when the socket type tracks that.
+    pub(crate) fn reader_waker(&self, id: PipeId) -> Waker {
+        if !self.active.tracking {
+            return self.waker();
+        }
+        Arc::new(PipeWake {
+            id,
+            active: self.active.clone(),
+            mailbox: self.mailbox.clone(),
+        })
+    }
+}
+
+/// The pipes that turned readable since a pattern last asked (libzmq's
+/// per-pipe "activate read"), so that PUB/XPUB look only at peers that
+/// sent something instead of every peer on every send. Each pipe wakes its
+/// reader once per empty-to-readable transition, and the pattern reads
+/// a listed pipe until it is empty, so the list holds each pipe at most once.
+pub(crate) struct ActivePipes {
+    tracking: bool,
+    list: std::sync::Mutex<Vec<PipeId>>,
+}
+
+impl ActivePipes {
+    /// For pipe sets outside a socket (unit tests): nothing is noted.
+    pub(crate) fn untracked() -> ActivePipes {
+        ActivePipes {
+            tracking: false,
+            list: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn new(socket_type: SocketType) -> ActivePipes {
+        ActivePipes {
+            tracking: matches!(socket_type, SocketType::Pub | SocketType::Xpub),
+            list: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Takes the pipes noted since the last call into `into`; false if
+    /// nothing is tracked.
+    pub(crate) fn take(&self, into: &mut Vec<PipeId>) -> bool {
+        if !self.tracking {
+            return false;
+        }
+        let mut list = self.list.lock().unwrap_or_else(|e| e.into_inner());
+        into.append(&mut list);
+        true
+    }
+}
+
+struct PipeWake {
+    id: PipeId,
+    active: Arc<ActivePipes>,
+    mailbox: Arc<Mailbox<SocketCmd>>,
+}
+
+impl pipe::Wake for PipeWake {
+    fn wake(&self) {
+        self.active
+            .list
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(self.id);
+        pipe::Wake::wake(&*self.mailbox);
     }
 }
 
@@ -123,15 +194,17 @@ impl Socket {
             id: ctx.next_id(),
             socket_type,
             mailbox: Arc::new(Mailbox::new()),
+            active: Arc::new(ActivePipes::new(socket_type)),
         });
         ctx.register_socket(link.clone())?;
+        let pipes = PipeSet::new(link.active.clone());
         Ok(Socket {
             inner: RefCell::new(Inner {
                 ctx,
                 link,
                 options: Options::for_type(socket_type),
                 pattern,
-                pipes: PipeSet::default(),
+                pipes,
                 rcvmore: false,
                 last_endpoint: String::new(),
                 endpoints: Vec::new(),
@@ -218,7 +291,7 @@ impl Socket {
         };
         let io = inner.ctx.choose_io();
         let pipe_id = inner.ctx.next_id();
-        let (engine_pipes, socket_pipe) = inner.pipe_pair();
+        let (engine_pipes, socket_pipe) = inner.pipe_pair(pipe_id);
         let id = inner.ctx.next_id();
         inner.pipes.insert(pipe_id, socket_pipe);
         let Inner { pattern, pipes, .. } = &mut *inner;
@@ -688,10 +761,10 @@ impl Inner {
     }
 
     /// Pipes for a new connection: the engine's ends and the socket's.
-    fn pipe_pair(&self) -> (EnginePipes, SocketPipe) {
+    fn pipe_pair(&self, id: PipeId) -> (EnginePipes, SocketPipe) {
         let (in_w, in_r) = pipe::pipe(
             self.options.rcvhwm as u64,
-            self.link.waker(),
+            self.link.reader_waker(id),
             pipe::no_waker(),
         );
         let (out_w, out_r) = pipe::pipe(

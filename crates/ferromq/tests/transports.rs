@@ -391,3 +391,19 @@ fn inproc_sockets_on_different_threads_and_context_term() {
     drop(pull);
     ctx.term();
 }
+
+#[test]
+fn inproc_subscriptions_sent_before_the_bind_reach_the_publisher() {
+    let ctx = Context::new();
+    let sub = with_timeout(ctx.socket(SocketType::Sub).unwrap());
+    sub.set_subscribe(b"weather").unwrap();
+    sub.connect("inproc://late-pub").unwrap();
+    let xpub = with_timeout(ctx.socket(SocketType::Xpub).unwrap());
+    xpub.bind("inproc://late-pub").unwrap();
+    // The subscription was queued before the XPUB existed; it must still
+    // be seen, and filter what is published.
+    assert_eq!(&xpub.recv(0).unwrap()[..], b"\x01weather");
+    xpub.send("sports", 0).unwrap();
+    xpub.send("weather 1", 0).unwrap();
+    assert_eq!(sub.recv(0).unwrap().as_str(), Some("weather 1"));
+}

@@ -660,15 +660,18 @@ impl Reactor {
             Origin::Accepted {
                 options, pipe_id, ..
             } => {
-                let socket_waker = engine.socket.waker();
-                let (in_w, in_r) =
-                    pipe::pipe(options.rcvhwm as u64, socket_waker.clone(), waker.clone());
-                let (out_w, out_r) = pipe::pipe(options.sndhwm as u64, waker, socket_waker);
+                let id = next_id();
+                let (in_w, in_r) = pipe::pipe(
+                    options.rcvhwm as u64,
+                    engine.socket.reader_waker(id),
+                    waker.clone(),
+                );
+                let (out_w, out_r) =
+                    pipe::pipe(options.sndhwm as u64, waker, engine.socket.waker());
                 engine.pipes = Some(EnginePipes {
                     to_socket: in_w,
                     from_socket: out_r,
                 });
-                let id = next_id();
                 *pipe_id = Some(id);
                 engine.socket.mailbox.send(SocketCmd::Attach {
                     id,

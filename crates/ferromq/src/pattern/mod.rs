@@ -68,12 +68,32 @@ pub(crate) type IdMap<V> = HashMap<PipeId, V, std::hash::BuildHasherDefault<IdHa
 
 /// All pipes of a socket, by id. Patterns keep their own ordered lists of
 /// ids; this map owns the pipes.
-#[derive(Default)]
 pub(crate) struct PipeSet {
     pipes: IdMap<SocketPipe>,
+    active: std::sync::Arc<crate::socket::ActivePipes>,
+}
+
+impl Default for PipeSet {
+    fn default() -> PipeSet {
+        PipeSet::new(std::sync::Arc::new(crate::socket::ActivePipes::untracked()))
+    }
 }
 
 impl PipeSet {
+    pub(crate) fn new(active: std::sync::Arc<crate::socket::ActivePipes>) -> PipeSet {
+        PipeSet {
+            pipes: IdMap::default(),
+            active,
+        }
+    }
+
+    /// The pipes that turned readable since the last call. Returns false
+    /// when the set does not track that (socket types other than PUB and
+    /// XPUB, and unit tests): the caller must look at every pipe.
+    pub(crate) fn take_active(&self, into: &mut Vec<PipeId>) -> bool {
+        self.active.take(into)
+    }
+
     pub(crate) fn insert(&mut self, id: PipeId, pipe: SocketPipe) {
         self.pipes.insert(id, pipe);
     }

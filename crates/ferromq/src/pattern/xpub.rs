@@ -71,6 +71,8 @@ pub(crate) struct Xpub {
     welcome: Option<Msg>,
     /// Reused buffer for the pipes matching a message.
     matching: Vec<PipeId>,
+    /// Scratch list of the pipes to read (reused).
+    active: Vec<PipeId>,
 }
 
 impl Xpub {
@@ -84,11 +86,21 @@ impl Xpub {
 
     /// Reads everything the peers sent: applies subscriptions, queues
     /// notifications and upstream messages.
+    ///
+    /// Only the pipes that turned readable since the last look are read
+    /// (each was read until empty, so it is listed again when more comes):
+    /// reading every peer on every send made a PUB's cost grow with its
+    /// number of subscribers.
     fn process_upstream(&mut self, pipes: &mut PipeSet) {
-        for i in 0..self.dist.pipes().len() {
-            let id = self.dist.pipes()[i];
+        let mut active = std::mem::take(&mut self.active);
+        if !pipes.take_active(&mut active) {
+            active.extend_from_slice(self.dist.pipes());
+        }
+        for &id in &active {
             self.read_pipe(id, pipes);
         }
+        active.clear();
+        self.active = active;
     }
 
     fn read_pipe(&mut self, id: PipeId, pipes: &mut PipeSet) {
@@ -146,6 +158,9 @@ impl Xpub {
 impl Pattern for Xpub {
     fn attach(&mut self, id: PipeId, pipes: &mut PipeSet) {
         self.dist.attach(id);
+        // Whatever the peer sent before the pipe was ours (an inproc
+        // connect before the bind) woke nobody we would hear of.
+        self.read_pipe(id, pipes);
         if let (Some(welcome), Some(pipe)) = (&self.welcome, pipes.get_mut(id)) {
             pipe.writer.write(welcome.clone());
             pipe.writer.flush();
