@@ -13,6 +13,12 @@ echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
 echo "== cargo test"
 cargo test
+# The benchmark (a workspace member outside the default ones: it builds
+# libzmq from source) is linted and its statistics unit-tested here, never
+# run: no test asserts a speed.
+echo "== bench: clippy and unit tests"
+cargo clippy -p ferromq-bench --all-targets -- -D warnings
+cargo test -p ferromq-bench
 
 echo "== interop tests (pyzmq/libzmq <-> ferromq CLI)"
 # The Python environment lives in .venv; it is (re)made when missing,
