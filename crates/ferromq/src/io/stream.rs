@@ -15,6 +15,13 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
+    fn source(&mut self) -> &mut dyn Source {
+        match self {
+            Stream::Tcp(s) => s,
+            Stream::Unix(s) => s,
+        }
+    }
+
     /// The error a non-blocking connect ended with, if any.
     pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
         match self {
@@ -61,39 +68,6 @@ impl Write for Stream {
     }
 }
 
-impl Source for Stream {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.register(registry, token, interests),
-            Stream::Unix(s) => s.register(registry, token, interests),
-        }
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.reregister(registry, token, interests),
-            Stream::Unix(s) => s.reregister(registry, token, interests),
-        }
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.deregister(registry),
-            Stream::Unix(s) => s.deregister(registry),
-        }
-    }
-}
-
 /// A bound endpoint accepting streams.
 pub(crate) enum Listener {
     Tcp(TcpListener),
@@ -106,6 +80,13 @@ pub(crate) enum Listener {
 }
 
 impl Listener {
+    fn source(&mut self) -> &mut dyn Source {
+        match self {
+            Listener::Tcp(l) => l,
+            Listener::Unix { listener, .. } => listener,
+        }
+    }
+
     pub(crate) fn accept(&self) -> io::Result<Stream> {
         match self {
             Listener::Tcp(l) => l.accept().map(|(s, _)| Stream::Tcp(s)),
@@ -114,35 +95,24 @@ impl Listener {
     }
 }
 
-impl Source for Listener {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        match self {
-            Listener::Tcp(l) => l.register(registry, token, interests),
-            Listener::Unix { listener: l, .. } => l.register(registry, token, interests),
-        }
-    }
+/// Registers the transport-specific stream or listener inside.
+macro_rules! source_via_inner {
+    ($t:ty) => {
+        impl Source for $t {
+            fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+                self.source().register(r, t, i)
+            }
 
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        match self {
-            Listener::Tcp(l) => l.reregister(registry, token, interests),
-            Listener::Unix { listener: l, .. } => l.reregister(registry, token, interests),
-        }
-    }
+            fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+                self.source().reregister(r, t, i)
+            }
 
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        match self {
-            Listener::Tcp(l) => l.deregister(registry),
-            Listener::Unix { listener: l, .. } => l.deregister(registry),
+            fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+                self.source().deregister(r)
+            }
         }
-    }
+    };
 }
+
+source_via_inner!(Stream);
+source_via_inner!(Listener);
