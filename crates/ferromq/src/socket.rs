@@ -151,6 +151,9 @@ struct Inner {
     /// Pipes whose connection ended but which still hold received
     /// messages: they leave once those are read, so nothing received is lost.
     zombies: Vec<PipeId>,
+    /// A message went out since the last wait: a reply may be coming (see
+    /// [`Mailbox::wait`]).
+    sent_since_wait: bool,
 }
 
 /// A ZeroMQ socket. Created by [`Context::socket`](crate::Context::socket).
@@ -210,6 +213,7 @@ impl Socket {
                 endpoints: Vec::new(),
                 io_used: Vec::new(),
                 zombies: Vec::new(),
+                sent_since_wait: false,
             }),
         })
     }
@@ -392,7 +396,10 @@ impl Socket {
         loop {
             let Inner { pattern, pipes, .. } = &mut *inner;
             match pattern.send(msg, pipes) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    inner.sent_since_wait = true;
+                    return Ok(());
+                }
                 Err(SendError { error, msg: back }) => {
                     if error.kind() != ErrorKind::EAGAIN {
                         return Err(error);
@@ -402,7 +409,7 @@ impl Socket {
                         return Err(error);
                     };
                     msg = back;
-                    inner.wait(until, "send timed out (SNDTIMEO)")?;
+                    inner.wait(until, false, "send timed out (SNDTIMEO)")?;
                 }
             }
         }
@@ -448,7 +455,7 @@ impl Socket {
                     let Some(until) = *wait.get_or_insert_with(|| deadline(timeout, flags)) else {
                         return Err(error);
                     };
-                    inner.wait(until, "receive timed out (RCVTIMEO)")?;
+                    inner.wait(until, true, "receive timed out (RCVTIMEO)")?;
                 }
             }
         }
@@ -751,8 +758,16 @@ impl Inner {
 
     /// Waits for a wake-up, then processes commands. EAGAIN on timeout,
     /// ETERM if the context was terminated meanwhile.
-    fn wait(&mut self, until: Option<Instant>, timeout_msg: &'static str) -> Result<()> {
-        if !self.link.mailbox.wait(until) {
+    /// `receiving`: the wait is for a message (not for room to send); after
+    /// a send that may be a reply on its way, worth a brief spin.
+    fn wait(
+        &mut self,
+        until: Option<Instant>,
+        receiving: bool,
+        timeout_msg: &'static str,
+    ) -> Result<()> {
+        let expecting_reply = receiving && std::mem::take(&mut self.sent_since_wait);
+        if !self.link.mailbox.wait(until, expecting_reply) {
             return Err(Error::new(ErrorKind::EAGAIN, timeout_msg));
         }
         self.check_term()?;
