@@ -260,6 +260,24 @@ fn entry_cell(row: &Row, label: &str, metric: &str, f: fn(f64) -> String) -> Str
     }
 }
 
+/// One cell per implementation for `metric`.
+fn push_cells(md: &mut String, row: &Row, labels: &[&str], metric: &str, f: fn(f64) -> String) {
+    for l in labels {
+        let _ = write!(md, " {} |", entry_cell(row, l, metric, f));
+    }
+}
+
+/// The ratio, target and met cells that end a row.
+fn push_ratio_tail(md: &mut String, r: Option<&Ratio>) {
+    let _ = writeln!(
+        md,
+        " {} | {} | {} |",
+        ratio_cell(r),
+        target_cell(r),
+        met_cell(r)
+    );
+}
+
 fn ratio_cell(r: Option<&Ratio>) -> String {
     match r.and_then(|r| r.median.map(|m| (r, m))) {
         Some((r, m)) => match (r.min, r.max) {
@@ -406,19 +424,9 @@ pub fn tables(report: &Report) -> String {
                 row.transport.name(),
                 size_label(row.size.unwrap_or(0))
             );
-            for l in &labels {
-                let _ = write!(md, " {} |", entry_cell(row, l, "msg_per_s", si));
-            }
-            for l in &labels {
-                let _ = write!(md, " {} |", entry_cell(row, l, "mb_per_s", si));
-            }
-            let _ = writeln!(
-                md,
-                " {} | {} | {} |",
-                ratio_cell(r),
-                target_cell(r),
-                met_cell(r)
-            );
+            push_cells(&mut md, row, &labels, "msg_per_s", si);
+            push_cells(&mut md, row, &labels, "mb_per_s", si);
+            push_ratio_tail(&mut md, r);
         }
         md.push('\n');
     }
@@ -448,16 +456,8 @@ pub fn tables(report: &Report) -> String {
                     (String::new(), String::new())
                 };
                 let _ = write!(md, "| {t} | {s} | {} |", metric.trim_end_matches("_us"));
-                for l in &labels {
-                    let _ = write!(md, " {} |", entry_cell(row, l, metric, us));
-                }
-                let _ = writeln!(
-                    md,
-                    " {} | {} | {} |",
-                    ratio_cell(r),
-                    target_cell(r),
-                    met_cell(r)
-                );
+                push_cells(&mut md, row, &labels, metric, us);
+                push_ratio_tail(&mut md, r);
             }
         }
         md.push('\n');
@@ -485,19 +485,9 @@ pub fn tables(report: &Report) -> String {
                 .find_map(|e| e.metric("published"))
                 .map_or("—".into(), |s| si(s.median));
             let _ = write!(md, "| {} | {published} |", row.subs.unwrap_or(0));
-            for l in &labels {
-                let _ = write!(md, " {} |", entry_cell(row, l, "msg_per_s_per_sub", si));
-            }
-            for l in &labels {
-                let _ = write!(md, " {} |", entry_cell(row, l, "drops_pct", plain));
-            }
-            let _ = writeln!(
-                md,
-                " {} | {} | {} |",
-                ratio_cell(r),
-                target_cell(r),
-                met_cell(r)
-            );
+            push_cells(&mut md, row, &labels, "msg_per_s_per_sub", si);
+            push_cells(&mut md, row, &labels, "drops_pct", plain);
+            push_ratio_tail(&mut md, r);
         }
         md.push('\n');
     }
@@ -527,16 +517,8 @@ pub fn tables(report: &Report) -> String {
                     String::new()
                 };
                 let _ = write!(md, "| {n} | {name} |");
-                for l in &labels {
-                    let _ = write!(md, " {} |", entry_cell(row, l, metric, *f));
-                }
-                let _ = writeln!(
-                    md,
-                    " {} | {} | {} |",
-                    ratio_cell(r),
-                    target_cell(r),
-                    met_cell(r)
-                );
+                push_cells(&mut md, row, &labels, metric, *f);
+                push_ratio_tail(&mut md, r);
             }
         }
         md.push('\n');
