@@ -32,6 +32,7 @@ mod pattern;
 mod pipe;
 mod poll;
 mod socket;
+pub mod stats;
 
 pub use context::Context;
 pub use error::{Error, ErrorKind, Result};
@@ -40,3 +41,4 @@ pub use msg::{Msg, INLINE_CAPACITY};
 pub use options::{id as option, POLLIN, POLLOUT};
 pub use poll::{poll, PollItem};
 pub use socket::{Socket, DONTWAIT, SNDMORE};
+pub use stats::{DropReason, SocketStats};

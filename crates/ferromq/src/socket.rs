@@ -12,6 +12,7 @@ use crate::msg::Msg;
 use crate::options::{self, id, Options};
 use crate::pattern::{new_pattern, Pattern, PipeId, PipeSet, SendError, SocketPipe};
 use crate::pipe::{self, Waker};
+use crate::stats::SocketStats;
 use bytes::Bytes;
 use ferromq_proto::SocketType;
 use std::cell::RefCell;
@@ -154,6 +155,17 @@ struct Inner {
     /// A message went out since the last wait: a reply may be coming (see
     /// [`Mailbox::wait`]).
     sent_since_wait: bool,
+    /// Messages and bytes through the application side.
+    counts: Traffic,
+}
+
+/// Sent and received counts, kept by the socket's own thread.
+#[derive(Default)]
+struct Traffic {
+    messages_sent: u64,
+    bytes_sent: u64,
+    messages_received: u64,
+    bytes_received: u64,
 }
 
 /// A ZeroMQ socket. Created by [`Context::socket`](crate::Context::socket).
@@ -214,6 +226,7 @@ impl Socket {
                 io_used: Vec::new(),
                 zombies: Vec::new(),
                 sent_since_wait: false,
+                counts: Traffic::default(),
             }),
         })
     }
@@ -389,6 +402,7 @@ impl Socket {
         let mut inner = self.inner.borrow_mut();
         inner.check_term()?;
         msg.set_more(flags & SNDMORE != 0);
+        let (len, last) = (msg.len() as u64, !msg.more());
         inner.process_commands();
         // The deadline is computed at the first wait: reading the clock on
         // every call showed in the profile.
@@ -398,6 +412,8 @@ impl Socket {
             match pattern.send(msg, pipes) {
                 Ok(()) => {
                     inner.sent_since_wait = true;
+                    inner.counts.bytes_sent += len;
+                    inner.counts.messages_sent += u64::from(last);
                     return Ok(());
                 }
                 Err(SendError { error, msg: back }) => {
@@ -445,6 +461,8 @@ impl Socket {
             match pattern.recv(pipes) {
                 Ok(msg) => {
                     inner.rcvmore = msg.more();
+                    inner.counts.bytes_received += msg.len() as u64;
+                    inner.counts.messages_received += u64::from(!msg.more());
                     return Ok(msg);
                 }
                 Err(error) => {
@@ -657,6 +675,23 @@ impl Socket {
     /// XPUB_VERBOSE: pass every subscription up, not only new ones.
     pub fn set_xpub_verbose(&self, value: bool) -> Result<()> {
         self.set_int(id::XPUB_VERBOSE, i32::from(value))
+    }
+
+    /// A snapshot of the socket's counters: messages and bytes sent and
+    /// received, and messages dropped with the reason (see [`crate::stats`]).
+    pub fn stats(&self) -> Result<SocketStats> {
+        let mut inner = self.inner.borrow_mut();
+        inner.process_commands();
+        let c = &inner.counts;
+        let mut stats = SocketStats {
+            messages_sent: c.messages_sent,
+            bytes_sent: c.bytes_sent,
+            messages_received: c.messages_received,
+            bytes_received: c.bytes_received,
+            ..SocketStats::default()
+        };
+        stats.dropped = inner.pipes.drops;
+        Ok(stats)
     }
 
     pub(crate) fn watch(&self, waker: Waker) {

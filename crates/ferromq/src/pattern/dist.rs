@@ -9,6 +9,7 @@
 
 use super::{PipeId, PipeSet, SendError};
 use crate::msg::Msg;
+use crate::stats::DropReason;
 
 #[derive(Default)]
 pub(crate) struct Distributor {
@@ -73,8 +74,13 @@ impl Distributor {
                     "a subscriber is at its high-water mark",
                 ));
             }
+            let selected = self.targets.len();
             self.targets
                 .retain(|&id| pipes.get(id).is_some_and(|p| p.writer.check_write()));
+            let full = (selected - self.targets.len()) as u64;
+            if full > 0 {
+                pipes.drops.add(DropReason::Hwm, full);
+            }
         }
         let more = msg.more();
         self.more = more;

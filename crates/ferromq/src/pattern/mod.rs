@@ -71,6 +71,8 @@ pub(crate) type IdMap<V> = HashMap<PipeId, V, std::hash::BuildHasherDefault<IdHa
 pub(crate) struct PipeSet {
     pipes: IdMap<SocketPipe>,
     active: std::sync::Arc<crate::socket::ActivePipes>,
+    /// Messages the pattern dropped, by reason (see [`crate::stats`]).
+    pub(crate) drops: crate::stats::DropCounts,
 }
 
 impl Default for PipeSet {
@@ -84,6 +86,7 @@ impl PipeSet {
         PipeSet {
             pipes: IdMap::default(),
             active,
+            drops: crate::stats::DropCounts::default(),
         }
     }
 
@@ -92,6 +95,11 @@ impl PipeSet {
     /// XPUB, and unit tests): the caller must look at every pipe.
     pub(crate) fn take_active(&self, into: &mut Vec<PipeId>) -> bool {
         self.active.take(into)
+    }
+
+    /// Counts a message the pattern dropped.
+    pub(crate) fn note_drop(&mut self, reason: crate::stats::DropReason) {
+        self.drops.note(reason);
     }
 
     pub(crate) fn insert(&mut self, id: PipeId, pipe: SocketPipe) {

@@ -21,6 +21,7 @@ use crate::error::{ErrorKind, Result};
 use crate::msg::Msg;
 use crate::options::flag_value;
 use crate::options::id;
+use crate::stats::DropReason;
 use bytes::Bytes;
 use std::collections::HashMap;
 
@@ -182,7 +183,8 @@ impl Pattern for Router {
                             msg,
                         ));
                     }
-                    _ => {}
+                    Some(p) if !p.writer.is_reader_closed() => pipes.note_drop(DropReason::Hwm),
+                    _ => pipes.note_drop(DropReason::PeerGone),
                 },
                 None if self.mandatory => {
                     return Err(SendError::new(
@@ -191,7 +193,7 @@ impl Pattern for Router {
                         msg,
                     ));
                 }
-                None => {}
+                None => pipes.note_drop(DropReason::Unroutable),
             }
             self.more_out = true;
             return Ok(());
