@@ -6,9 +6,16 @@
 //! the context's registry; the connector can queue messages meanwhile (up
 //! to the HWM), and the bind hands the parked ends to the binder, as libzmq
 //! 4.x does.
+//!
+//! CONFLATE: the pipe from one socket to the other conflates if the
+//! writing socket conflates what it sends or the reading one what it
+//! receives (see [`pipe::conflates`]). libzmq consults only the connecting
+//! socket's option, for both directions; here the binder's counts too,
+//! except for a connect made before the bind: its pipes exist before the
+//! binder's options are known, so only the connector's apply.
 
 use crate::pattern::{PipeId, SocketPipe};
-use crate::pipe;
+use crate::pipe::{self, End, Queue};
 use crate::socket::{SocketCmd, SocketLink};
 use bytes::Bytes;
 use ferromq_proto::SocketType;
@@ -21,6 +28,7 @@ pub(crate) struct PeerOptions {
     pub(crate) socket_type: SocketType,
     pub(crate) sndhwm: i32,
     pub(crate) rcvhwm: i32,
+    pub(crate) conflate: bool,
     pub(crate) routing_id: Bytes,
 }
 
@@ -31,6 +39,7 @@ impl PeerOptions {
             socket_type,
             sndhwm: 1000,
             rcvhwm: 1000,
+            conflate: false,
             routing_id: Bytes::new(),
         }
     }
@@ -43,6 +52,19 @@ fn combined_hwm(writer: &PeerOptions, reader: &PeerOptions) -> u64 {
         0
     } else {
         writer.sndhwm as u64 + reader.rcvhwm as u64
+    }
+}
+
+/// The queue of the pipe from `writer` to `reader`: a conflating slot if
+/// either side conflates that direction (counted by the reader if it asked
+/// for it), else the combined HWM.
+fn queue(writer: &PeerOptions, reader: &PeerOptions) -> Queue {
+    if pipe::conflates(reader.conflate, reader.socket_type, true) {
+        Queue::Conflate(End::Reader)
+    } else if pipe::conflates(writer.conflate, writer.socket_type, false) {
+        Queue::Conflate(End::Writer)
+    } else {
+        Queue::Hwm(combined_hwm(writer, reader))
     }
 }
 
@@ -132,9 +154,9 @@ fn make_pair(
         None => (&unknown, pipe::no_waker(), pipe::no_waker()),
     };
     let (to_binder_w, to_binder_r) =
-        pipe::pipe(combined_hwm(c_opts, b_opts), b_reader_waker, c_link.waker());
+        pipe::pipe(queue(c_opts, b_opts), b_reader_waker, c_link.waker());
     let (to_connector_w, to_connector_r) = pipe::pipe(
-        combined_hwm(b_opts, c_opts),
+        queue(b_opts, c_opts),
         c_link.reader_waker(c_pipe),
         b_writer_waker,
     );

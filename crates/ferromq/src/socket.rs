@@ -598,6 +598,18 @@ impl Socket {
     pub fn rcvhwm(&self) -> Result<i32> {
         self.get_int(id::RCVHWM)
     }
+    /// CONFLATE: keep only the latest message in each queue, ignoring the
+    /// HWMs (PUSH, PULL, PUB, SUB, DEALER; other types accept it to no
+    /// effect). Multipart messages are not supported: of an unread one only
+    /// the last frame is kept. Set it before `bind` and `connect`: endpoints
+    /// bound or connected earlier keep queueing.
+    pub fn set_conflate(&self, value: bool) -> Result<()> {
+        self.set_int(id::CONFLATE, i32::from(value))
+    }
+    /// See [`set_conflate`](Socket::set_conflate).
+    pub fn conflate(&self) -> Result<bool> {
+        Ok(self.get_int(id::CONFLATE)? != 0)
+    }
     /// LINGER in ms: how long close waits for queued messages to leave
     /// (-1 forever, the default; 0 discard at once).
     pub fn set_linger(&self, value: i32) -> Result<()> {
@@ -690,7 +702,7 @@ impl Socket {
             bytes_received: c.bytes_received,
             ..SocketStats::default()
         };
-        stats.dropped = inner.pipes.drops;
+        stats.dropped = inner.pipes.drop_counts();
         Ok(stats)
     }
 
@@ -714,6 +726,7 @@ impl Inner {
             socket_type: self.link.socket_type,
             sndhwm: self.options.sndhwm,
             rcvhwm: self.options.rcvhwm,
+            conflate: self.options.conflate,
             routing_id: self.options.routing_id.clone(),
         }
     }
@@ -813,12 +826,12 @@ impl Inner {
     /// Pipes for a new connection: the engine's ends and the socket's.
     fn pipe_pair(&self, id: PipeId) -> (EnginePipes, SocketPipe) {
         let (in_w, in_r) = pipe::pipe(
-            self.options.rcvhwm as u64,
+            pipe::Queue::inbound(&self.options, self.link.socket_type),
             self.link.reader_waker(id),
             pipe::no_waker(),
         );
         let (out_w, out_r) = pipe::pipe(
-            self.options.sndhwm as u64,
+            pipe::Queue::outbound(&self.options, self.link.socket_type),
             pipe::no_waker(),
             self.link.waker(),
         );

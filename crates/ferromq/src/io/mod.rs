@@ -661,13 +661,17 @@ impl Reactor {
                 options, pipe_id, ..
             } => {
                 let id = next_id();
+                let socket_type = engine.socket.socket_type;
                 let (in_w, in_r) = pipe::pipe(
-                    options.rcvhwm as u64,
+                    pipe::Queue::inbound(options, socket_type),
                     engine.socket.reader_waker(id),
                     waker.clone(),
                 );
-                let (out_w, out_r) =
-                    pipe::pipe(options.sndhwm as u64, waker, engine.socket.waker());
+                let (out_w, out_r) = pipe::pipe(
+                    pipe::Queue::outbound(options, socket_type),
+                    waker,
+                    engine.socket.waker(),
+                );
                 engine.pipes = Some(EnginePipes {
                     to_socket: in_w,
                     from_socket: out_r,

@@ -22,6 +22,7 @@ pub(crate) mod xsub;
 use crate::error::{Error, ErrorKind, Result};
 use crate::msg::Msg;
 use crate::pipe::{PipeReader, PipeWriter};
+use crate::stats::{DropCounts, DropReason};
 use bytes::Bytes;
 use ferromq_proto::SocketType;
 use std::collections::HashMap;
@@ -71,8 +72,10 @@ pub(crate) type IdMap<V> = HashMap<PipeId, V, std::hash::BuildHasherDefault<IdHa
 pub(crate) struct PipeSet {
     pipes: IdMap<SocketPipe>,
     active: std::sync::Arc<crate::socket::ActivePipes>,
-    /// Messages the pattern dropped, by reason (see [`crate::stats`]).
-    pub(crate) drops: crate::stats::DropCounts,
+    /// Messages dropped, by reason (see [`crate::stats`]): by the pattern,
+    /// and by pipes that have left the set. [`drop_counts`](Self::drop_counts)
+    /// adds those of the pipes still here.
+    pub(crate) drops: DropCounts,
 }
 
 impl Default for PipeSet {
@@ -86,7 +89,7 @@ impl PipeSet {
         PipeSet {
             pipes: IdMap::default(),
             active,
-            drops: crate::stats::DropCounts::default(),
+            drops: DropCounts::default(),
         }
     }
 
@@ -98,16 +101,34 @@ impl PipeSet {
     }
 
     /// Counts a message the pattern dropped.
-    pub(crate) fn note_drop(&mut self, reason: crate::stats::DropReason) {
+    pub(crate) fn note_drop(&mut self, reason: DropReason) {
         self.drops.note(reason);
+    }
+
+    /// Every message dropped so far, by reason: [`drops`](Self::drops) plus
+    /// what conflating pipes still in the set replaced. (Their ends may be
+    /// written on an I/O thread: the counts are the pipes' atomics, read now.)
+    pub(crate) fn drop_counts(&self) -> DropCounts {
+        let mut counts = self.drops;
+        let conflated = self
+            .pipes
+            .values()
+            .map(|p| p.reader.conflated() + p.writer.conflated())
+            .sum();
+        counts.add(DropReason::Conflated, conflated);
+        counts
     }
 
     pub(crate) fn insert(&mut self, id: PipeId, pipe: SocketPipe) {
         self.pipes.insert(id, pipe);
     }
 
+    /// Removes a pipe; what it conflated stays counted.
     pub(crate) fn remove(&mut self, id: PipeId) -> Option<SocketPipe> {
-        self.pipes.remove(&id)
+        let pipe = self.pipes.remove(&id)?;
+        let conflated = pipe.reader.conflated() + pipe.writer.conflated();
+        self.drops.add(DropReason::Conflated, conflated);
+        Some(pipe)
     }
 
     pub(crate) fn get_mut(&mut self, id: PipeId) -> Option<&mut SocketPipe> {
