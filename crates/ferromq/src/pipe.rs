@@ -357,6 +357,16 @@ impl PipeWriter {
         }
     }
 
+    /// Whole messages written that the reader has not taken: still queued,
+    /// or written after the reader went away. When the reader is gone,
+    /// these are lost.
+    pub(crate) fn queued(&self) -> u64 {
+        match &self.0 {
+            WriterKind::Queue(w) => w.queued(),
+            WriterKind::Slot(w) => w.queued(),
+        }
+    }
+
     /// Whole messages a newer one replaced before they were read, if this
     /// end counts them (see [`Queue::Conflate`]); 0 for a queue.
     pub(crate) fn conflated(&self) -> u64 {
@@ -642,6 +652,11 @@ impl QueueWriter {
     /// True when the reader has gone away.
     pub(crate) fn is_reader_closed(&self) -> bool {
         self.shared.flags.reader_closed.load(Ordering::Acquire)
+    }
+
+    /// Whole messages written and not read (see [`PipeWriter::queued`]).
+    fn queued(&self) -> u64 {
+        self.written - self.shared.read.load(Ordering::Acquire)
     }
 
     /// Replaces the waker called when the writer is unblocked.
@@ -1042,7 +1057,9 @@ mod tests {
         assert_eq!(rw.0.load(Ordering::SeqCst), 1);
         assert_eq!(r.conflated(), 4);
         assert_eq!(w.conflated(), 0, "counted by the reader's end only");
+        assert_eq!(w.queued(), 1);
         assert_eq!(&r.read().unwrap()[..], &[4]);
+        assert_eq!(w.queued(), 0);
         assert_eq!(r.read(), Err(ReadState::Empty));
         w.write(Msg::from("next"));
         w.flush();
@@ -1087,6 +1104,7 @@ mod tests {
         let (mut w, mut r, _) = conflating(End::Reader);
         w.write(Msg::from("whole"));
         w.write(Msg::from("part").with_more(true));
+        assert_eq!(w.queued(), 0, "half a message is not queued");
         w.rollback();
         w.flush();
         assert_eq!(r.read(), Err(ReadState::Empty));
@@ -1106,6 +1124,20 @@ mod tests {
         assert_eq!(&r.read().unwrap()[..], b"last");
         assert!(r.is_closed());
         assert_eq!(r.read(), Err(ReadState::Closed));
+    }
+
+    #[test]
+    fn conflating_pipe_counts_messages_lost_with_the_reader() {
+        let (mut w, r, _) = conflating(End::Writer);
+        w.write(Msg::from("unread"));
+        drop(r);
+        assert!(w.is_reader_closed());
+        w.write(Msg::from("after").with_more(true));
+        w.write(Msg::from("close"));
+        w.write(Msg::from("again"));
+        // The unread message and the two written after the reader left.
+        assert_eq!(w.queued(), 3);
+        assert_eq!(w.conflated(), 0, "nothing was replaced: nobody reads");
     }
 
     #[test]
@@ -1155,5 +1187,25 @@ mod tests {
             u64::from(n),
             "each message read or counted"
         );
+    }
+
+    #[test]
+    fn queued_counts_what_the_reader_did_not_take() {
+        let (mut w, mut r) = pipe(Queue::Hwm(0), no_waker(), no_waker());
+        for _ in 0..3 {
+            w.write(Msg::from("a").with_more(true));
+            w.write(Msg::from("b"));
+        }
+        w.write(Msg::from("unfinished").with_more(true));
+        assert_eq!(w.queued(), 3, "counted before flush, whole messages only");
+        w.flush();
+        r.read().unwrap();
+        assert_eq!(w.queued(), 3, "half a message read is not read");
+        r.read().unwrap();
+        assert_eq!(w.queued(), 2);
+        drop(r);
+        w.write(Msg::from("end"));
+        w.write(Msg::from("lost"));
+        assert_eq!(w.queued(), 4, "written after the reader left: lost too");
     }
 }

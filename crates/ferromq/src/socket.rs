@@ -875,7 +875,7 @@ impl Inner {
             let pattern = &mut self.pattern;
             self.zombies.retain(|&id| {
                 let drained = pipes.get_mut(id).is_none_or(|p| p.reader.is_closed());
-                if drained && pipes.remove(id).is_some() {
+                if drained && pipes.remove_gone(id).is_some() {
                     pattern.detach(id);
                 }
                 !drained

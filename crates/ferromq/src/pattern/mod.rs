@@ -131,6 +131,15 @@ impl PipeSet {
         Some(pipe)
     }
 
+    /// Removes a pipe whose peer has gone: the messages still queued for
+    /// the peer (or written after it left) are lost with it, and counted
+    /// as [`DropReason::PeerGone`].
+    pub(crate) fn remove_gone(&mut self, id: PipeId) -> Option<SocketPipe> {
+        let pipe = self.remove(id)?;
+        self.drops.add(DropReason::PeerGone, pipe.writer.queued());
+        Some(pipe)
+    }
+
     pub(crate) fn get_mut(&mut self, id: PipeId) -> Option<&mut SocketPipe> {
         self.pipes.get_mut(&id)
     }
@@ -244,4 +253,55 @@ pub(crate) fn new_pattern(socket_type: SocketType) -> Result<Box<dyn Pattern>> {
             ))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dist::testing::*;
+    use super::*;
+    use crate::pipe::{End, Queue};
+
+    #[test]
+    fn a_pipe_removed_as_gone_counts_what_its_peer_never_read() {
+        let mut pipes = PipeSet::default();
+        let mut peer = add_peer(&mut pipes, 1, 0);
+        let writer = &mut pipes.get_mut(1).unwrap().writer;
+        for i in 0..5u8 {
+            writer.write(Msg::from(vec![i]).with_more(true));
+            writer.write(Msg::from("end"));
+        }
+        writer.write(Msg::from("unfinished").with_more(true));
+        writer.flush();
+        peer.recv().unwrap();
+        peer.recv().unwrap();
+        // The connection ends with three whole messages unread.
+        drop(peer);
+        assert!(pipes.remove_gone(1).is_some());
+        assert_eq!(pipes.drop_counts().peer_gone, 3);
+        assert!(pipes.remove_gone(1).is_none());
+        assert_eq!(pipes.drop_counts().total(), 3);
+    }
+
+    #[test]
+    fn conflated_counts_are_summed_and_survive_the_pipe() {
+        let mut pipes = PipeSet::default();
+        let mut peer = add_peer_with(
+            &mut pipes,
+            1,
+            Queue::Conflate(End::Reader),
+            Queue::Conflate(End::Writer),
+        );
+        for _ in 0..3 {
+            peer.send(&[b"in"]);
+        }
+        let writer = &mut pipes.get_mut(1).unwrap().writer;
+        for _ in 0..4 {
+            writer.write(Msg::from("out"));
+            writer.flush();
+        }
+        assert_eq!(pipes.drop_counts().conflated, 2 + 3);
+        assert_eq!(pipes.drops.conflated, 0, "read from the pipes, not stored");
+        pipes.remove(1);
+        assert_eq!(pipes.drop_counts().conflated, 5);
+    }
 }

@@ -65,6 +65,7 @@ pub(super) fn slot(
         SlotWriter {
             slot: slot.clone(),
             counts: counted_by == End::Writer,
+            lost: 0,
         },
         SlotReader {
             slot,
@@ -79,6 +80,8 @@ pub(super) struct SlotWriter {
     slot: Arc<Slot>,
     /// This end reports the conflated count.
     counts: bool,
+    /// Whole messages written after the reader went away.
+    lost: u64,
 }
 
 impl SlotWriter {
@@ -87,7 +90,8 @@ impl SlotWriter {
         let replaced = {
             let mut state = lock(&self.slot.state);
             if state.reader_closed {
-                // Nobody will read.
+                // Nobody will read: drop it, but remember it was lost.
+                self.lost += u64::from(!msg.more());
                 return;
             }
             state.latest.replace(msg)
@@ -132,6 +136,13 @@ impl SlotWriter {
 
     pub(super) fn set_waker(&self, waker: Waker) {
         lock(&self.slot.state).writer_waker = waker;
+    }
+
+    /// The message in the slot (if whole) plus those written after the
+    /// reader left.
+    pub(super) fn queued(&self) -> u64 {
+        let state = lock(&self.slot.state);
+        u64::from(state.latest.as_ref().is_some_and(|m| !m.more())) + self.lost
     }
 
     pub(super) fn conflated(&self) -> u64 {
@@ -225,7 +236,8 @@ impl SlotReader {
 impl Drop for SlotReader {
     fn drop(&mut self) {
         // The writer never waits, so there is nobody to wake. An unread
-        // frame stays until the writer goes too.
+        // frame stays (counted by the writer's `queued`) until the writer
+        // goes too.
         lock(&self.slot.state).reader_closed = true;
     }
 }
