@@ -30,6 +30,11 @@ pub enum DropReason {
     PeerGone,
     /// CONFLATE: a newer message replaced it before it was read.
     Conflated,
+    /// A peer sent something the socket type does not take at that point:
+    /// a request without an envelope delimiter (REP), a reply that is
+    /// malformed or answers no request in progress (REQ: late replies to
+    /// abandoned requests, duplicates), data sent up to a PUB.
+    Unexpected,
 }
 
 /// Messages dropped, by reason. Each counts whole messages.
@@ -44,6 +49,8 @@ pub struct DropCounts {
     pub peer_gone: u64,
     /// See [`DropReason::Conflated`].
     pub conflated: u64,
+    /// See [`DropReason::Unexpected`].
+    pub unexpected: u64,
 }
 
 impl DropCounts {
@@ -57,13 +64,14 @@ impl DropCounts {
             DropReason::Unroutable => &mut self.unroutable,
             DropReason::PeerGone => &mut self.peer_gone,
             DropReason::Conflated => &mut self.conflated,
+            DropReason::Unexpected => &mut self.unexpected,
         };
         *slot += count;
     }
 
     /// Every dropped message, whatever the reason.
     pub fn total(&self) -> u64 {
-        self.hwm + self.unroutable + self.peer_gone + self.conflated
+        self.hwm + self.unroutable + self.peer_gone + self.conflated + self.unexpected
     }
 }
 

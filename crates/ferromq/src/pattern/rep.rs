@@ -40,11 +40,15 @@ impl Rep {
             if self.request_pipe != Some(pipe) {
                 // A message from another pipe starts: whatever was read
                 // belonged to a pipe that went away mid-message.
+                if !self.envelope.is_empty() {
+                    pipes.note_drop(DropReason::PeerGone);
+                }
                 self.envelope.clear();
                 self.request_pipe = Some(pipe);
             }
             if !msg.more() {
                 // The message ended before any delimiter: malformed.
+                pipes.note_drop(DropReason::Unexpected);
                 self.envelope.clear();
                 self.request_pipe = None;
                 continue;
@@ -224,6 +228,8 @@ mod tests {
         assert_eq!(recv(&mut rep, &mut pipes).unwrap(), v(&[b"ok"]));
         send(&mut rep, &mut pipes, &[b"r"]).unwrap();
         assert_eq!(a.recv_all(), vec![v(&[b"", b"r"])]);
+        assert_eq!(pipes.drops.unexpected, 2);
+        assert_eq!(pipes.drops.total(), 2);
     }
 
     #[test]
