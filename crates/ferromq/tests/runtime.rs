@@ -278,11 +278,28 @@ fn options_follow_libzmq_defaults_and_reject_bad_values() {
         s.set_option_raw(9999, &[0; 4]).unwrap_err().kind(),
         ErrorKind::EINVAL
     );
-    // Options that would change nothing yet are refused, not ignored.
-    for (option, name) in [(39, "IMMEDIATE"), (66, "HANDSHAKE_IVL")] {
-        let err = s.set_option_raw(option, &1i32.to_ne_bytes()).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::EINVAL);
-        assert!(err.message().contains(name), "{err}");
+    // Lifecycle options: libzmq's defaults, ranges and rounding.
+    let get = |o: i32| i32::from_ne_bytes(s.get_option_raw(o).unwrap().try_into().unwrap());
+    assert_eq!(get(ferromq::option::HANDSHAKE_IVL), 30_000);
+    assert_eq!(get(ferromq::option::HEARTBEAT_IVL), 0);
+    assert_eq!(get(ferromq::option::HEARTBEAT_TIMEOUT), -1);
+    assert_eq!(get(ferromq::option::HEARTBEAT_TTL), 0);
+    assert_eq!(get(ferromq::option::IMMEDIATE), 0);
+    s.set_option_raw(ferromq::option::HEARTBEAT_TTL, &1234i32.to_ne_bytes())
+        .unwrap();
+    assert_eq!(
+        get(ferromq::option::HEARTBEAT_TTL),
+        1200,
+        "whole deciseconds"
+    );
+    for (option, bad) in [
+        (ferromq::option::HEARTBEAT_TTL, 6_553_600i32),
+        (ferromq::option::HEARTBEAT_IVL, -1),
+        (ferromq::option::HANDSHAKE_IVL, -1),
+        (ferromq::option::IMMEDIATE, 2),
+    ] {
+        let err = s.set_option_raw(option, &bad.to_ne_bytes()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::EINVAL, "option {option} = {bad}");
     }
 }
 
