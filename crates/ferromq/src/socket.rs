@@ -730,6 +730,7 @@ impl Socket {
             ..SocketStats::default()
         };
         stats.dropped = inner.pipes.drops;
+        stats.reconnects = inner.link.reconnects.load(Ordering::Relaxed);
         Ok(stats)
     }
 

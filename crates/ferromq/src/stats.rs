@@ -84,4 +84,6 @@ pub struct SocketStats {
     pub bytes_received: u64,
     /// Messages the socket dropped, by reason.
     pub dropped: DropCounts,
+    /// Connections this socket re-made after losing them.
+    pub reconnects: u64,
 }
