@@ -459,3 +459,31 @@ fn context_termination_fails_every_blocked_call_with_eterm() {
         assert_eq!(b.join().unwrap().unwrap_err().kind(), ErrorKind::ETERM);
     }
 }
+
+#[test]
+fn messages_queued_while_the_peer_is_down_are_delivered_after_it_returns() {
+    let ctx = Context::new();
+    let (router, ep) = bound(&ctx, SocketType::Router);
+    let router = with_timeout(router);
+    let dealer = ctx.socket(SocketType::Dealer).unwrap();
+    dealer.set_routing_id(b"me").unwrap();
+    let events = dealer
+        .monitor(event::DISCONNECTED | event::HANDSHAKE_SUCCEEDED)
+        .unwrap();
+    dealer.connect(&ep).unwrap();
+    assert_eq!(next_event(&events).event, event::HANDSHAKE_SUCCEEDED);
+    drop(router);
+    assert_eq!(next_event(&events).event, event::DISCONNECTED);
+    // Sent after the connection died: they wait in the socket's queue.
+    for i in 0..100u32 {
+        dealer.send(&i.to_be_bytes()[..], 0).unwrap();
+    }
+    let router = with_timeout(ctx.socket(SocketType::Router).unwrap());
+    wait_until("rebinding the same port", || router.bind(&ep).is_ok());
+    for i in 0..100u32 {
+        let parts = router.recv_multipart(0).unwrap();
+        // The routing id is announced again on the new connection.
+        assert_eq!(parts, vec![b"me".to_vec(), i.to_be_bytes().to_vec()]);
+    }
+    assert_eq!(dealer.stats().unwrap().reconnects, 1);
+}
