@@ -10,6 +10,7 @@
 use crate::pattern::{PipeId, SocketPipe};
 use crate::pipe;
 use crate::socket::{SocketCmd, SocketLink};
+use crate::stats::PeerShared;
 use bytes::Bytes;
 use ferromq_proto::SocketType;
 use std::collections::HashMap;
@@ -122,6 +123,7 @@ pub(crate) struct Accepted {
 /// Makes the pipe pair between a connector and a binder. Returns the
 /// connector's and the binder's `SocketPipe`.
 fn make_pair(
+    name: &str,
     connector: (&Arc<SocketLink>, &PeerOptions, PipeId),
     binder: Option<(&Arc<SocketLink>, &PeerOptions, PipeId)>,
 ) -> (SocketPipe, SocketPipe) {
@@ -138,6 +140,8 @@ fn make_pair(
         c_link.reader_waker(c_pipe),
         b_writer_waker,
     );
+    let peer = PeerShared::new(format!("inproc://{name}"));
+    peer.set_connected(binder.is_some());
     let sides = Arc::new(Mutex::new(Sides::default()));
     lock(&sides).alive[CONNECTOR] = Some(Side {
         link: c_link.clone(),
@@ -154,6 +158,7 @@ fn make_pair(
             sides: sides.clone(),
             me: CONNECTOR,
         }),
+        peer: peer.clone(),
     };
     let binder_end = SocketPipe {
         reader: to_binder_r,
@@ -163,6 +168,7 @@ fn make_pair(
             sides: sides.clone(),
             me: BINDER,
         }),
+        peer,
     };
     (connector_end, binder_end)
 }
@@ -217,6 +223,7 @@ impl Registry {
                 continue;
             }
             let id = new_id();
+            ends.peer.set_connected(true);
             ends.reader.set_waker(link.reader_waker(id));
             ends.writer.set_waker(link.waker());
             ends.reader.set_hwm(combined_hwm(&connector, &options));
@@ -266,6 +273,7 @@ impl Registry {
                     return Connected::Incompatible;
                 }
                 let (mine, theirs) = make_pair(
+                    name,
                     (link, &options, pipe),
                     Some((&binder.link, &binder.options, binder_pipe)),
                 );
@@ -279,7 +287,7 @@ impl Registry {
                 Connected::Joined(mine)
             }
             None => {
-                let (mine, theirs) = make_pair((link, &options, pipe), None);
+                let (mine, theirs) = make_pair(name, (link, &options, pipe), None);
                 self.pending
                     .entry(name.to_owned())
                     .or_default()

@@ -291,6 +291,13 @@ impl PipeWriter {
         self.shared.set_hwm(hwm);
     }
 
+    /// Whole messages written so far, and how many of them the reader has
+    /// not taken yet (for statistics).
+    pub(crate) fn message_counts(&self) -> (u64, u64) {
+        let read = self.shared.read.load(Ordering::Relaxed);
+        (self.written, self.written.saturating_sub(read))
+    }
+
     /// Queues one frame. The caller checked [`check_write`] at the start of
     /// the message; frames after the first are always accepted. Nothing is
     /// visible to the reader before [`flush`](PipeWriter::flush).
@@ -509,6 +516,11 @@ impl PipeReader {
     #[inline]
     pub(crate) fn check_read(&mut self) -> bool {
         self.refill().is_ok()
+    }
+
+    /// Whole messages read so far (for statistics).
+    pub(crate) fn messages_read(&self) -> u64 {
+        self.read
     }
 
     /// True if the last frame read had MORE set.

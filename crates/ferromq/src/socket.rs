@@ -13,7 +13,7 @@ use crate::msg::Msg;
 use crate::options::{self, id, Options};
 use crate::pattern::{new_pattern, Pattern, PipeId, PipeSet, SendError, SocketPipe};
 use crate::pipe::{self, Waker};
-use crate::stats::SocketStats;
+use crate::stats::{PeerShared, PeerStats, SocketStats};
 use bytes::Bytes;
 use ferromq_proto::SocketType;
 use std::cell::RefCell;
@@ -337,12 +337,13 @@ impl Socket {
         let io = inner.ctx.choose_io();
         let pipe_id = inner.ctx.next_id();
         let id = inner.ctx.next_id();
+        let peer = PeerShared::new(endpoint);
         // With IMMEDIATE the socket gets a pipe only once a connection
         // completes its handshake, so nothing queues for an absent peer.
         let engine_pipes = if inner.options.immediate {
             None
         } else {
-            let (engine_pipes, socket_pipe) = inner.pipe_pair(pipe_id);
+            let (engine_pipes, socket_pipe) = inner.pipe_pair(pipe_id, peer.clone());
             inner.pipes.insert(pipe_id, socket_pipe);
             let Inner { pattern, pipes, .. } = &mut *inner;
             pattern.attach(pipe_id, pipes);
@@ -356,6 +357,7 @@ impl Socket {
             endpoint: endpoint.to_owned(),
             pipe_id,
             pipes: engine_pipes,
+            peer,
         });
         inner.note_io(io);
         inner.last_endpoint = endpoint.to_owned();
@@ -731,6 +733,34 @@ impl Socket {
         };
         stats.dropped = inner.pipes.drops;
         stats.reconnects = inner.link.reconnects.load(Ordering::Relaxed);
+        let ids: Vec<PipeId> = inner.pipes.ids().collect();
+        for id in ids {
+            let Some(pipe) = inner.pipes.get(id) else {
+                continue;
+            };
+            let (messages_out, queued_out) = pipe.writer.message_counts();
+            let peer = &pipe.peer;
+            let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            let p = PeerStats {
+                endpoint: peer.endpoint.clone(),
+                peer_address: peer
+                    .address
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone(),
+                routing_id: pipe.routing_id.to_vec(),
+                connected: peer.connected.load(Ordering::Relaxed)
+                    && !pipe.writer.is_reader_closed(),
+                messages_out,
+                messages_in: pipe.reader.messages_read(),
+                bytes_out: load(&peer.bytes_out),
+                bytes_in: load(&peer.bytes_in),
+                queued_out,
+                reconnects: load(&peer.reconnects),
+            };
+            stats.peers.push(p);
+        }
+        stats.peers.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
         Ok(stats)
     }
 
@@ -887,7 +917,7 @@ impl Inner {
     }
 
     /// Pipes for a new connection: the engine's ends and the socket's.
-    fn pipe_pair(&self, id: PipeId) -> (EnginePipes, SocketPipe) {
+    fn pipe_pair(&self, id: PipeId, peer: Arc<PeerShared>) -> (EnginePipes, SocketPipe) {
         let (in_w, in_r) = pipe::pipe(
             self.options.rcvhwm as u64,
             self.link.reader_waker(id),
@@ -908,6 +938,7 @@ impl Inner {
                 writer: out_w,
                 routing_id: Bytes::new(),
                 notice: None,
+                peer,
             },
         )
     }

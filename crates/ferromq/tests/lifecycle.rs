@@ -487,3 +487,81 @@ fn messages_queued_while_the_peer_is_down_are_delivered_after_it_returns() {
     }
     assert_eq!(dealer.stats().unwrap().reconnects, 1);
 }
+
+#[test]
+fn stats_show_each_peer_and_where_messages_wait() {
+    let ctx = Context::new();
+    let router = with_timeout(ctx.socket(SocketType::Router).unwrap());
+    router.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = router.last_endpoint().unwrap();
+    router.bind("inproc://stats-peers").unwrap();
+    let mut dealers = Vec::new();
+    for (name, endpoint) in [("a", ep.as_str()), ("b", "inproc://stats-peers")] {
+        let d = with_timeout(ctx.socket(SocketType::Dealer).unwrap());
+        d.set_routing_id(name.as_bytes()).unwrap();
+        d.connect(endpoint).unwrap();
+        d.send_multipart(["hello", "there"], 0).unwrap();
+        dealers.push(d);
+    }
+    for _ in 0..2 {
+        let parts = router.recv_multipart(0).unwrap();
+        router
+            .send_multipart([parts[0].clone(), b"back".to_vec()], 0)
+            .unwrap();
+    }
+    for d in &dealers {
+        d.recv(0).unwrap();
+    }
+    let stats = router.stats().unwrap();
+    assert_eq!((stats.messages_received, stats.messages_sent), (2, 2));
+    assert_eq!(stats.bytes_received, 2 * (1 + 5 + 5));
+    let mut by_id: Vec<_> = stats
+        .peers
+        .iter()
+        .map(|p| (p.routing_id.clone(), p))
+        .collect();
+    by_id.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(by_id.len(), 2, "{:?}", stats.peers);
+    let (tcp, inproc) = (by_id[0].1, by_id[1].1);
+    assert_eq!(tcp.routing_id, b"a");
+    assert_eq!(tcp.endpoint, ep);
+    assert!(tcp.connected && inproc.connected);
+    assert!(tcp
+        .peer_address
+        .as_deref()
+        .is_some_and(|a| a.starts_with("tcp://127.0.0.1:")));
+    assert_eq!(
+        (tcp.messages_in, tcp.messages_out, tcp.queued_out),
+        (1, 1, 0)
+    );
+    assert!(tcp.bytes_in > 0, "wire bytes are counted");
+    // (The I/O thread counts a write just after making it: the reply may
+    // be read before that.)
+    wait_until("bytes out counted", || {
+        let peers = router.stats().unwrap().peers;
+        peers
+            .iter()
+            .any(|p| p.routing_id == b"a" && p.bytes_out > 0)
+    });
+    assert_eq!(inproc.endpoint, "inproc://stats-peers");
+    assert_eq!((inproc.messages_in, inproc.messages_out), (1, 1));
+    assert_eq!(
+        (inproc.bytes_in, inproc.bytes_out),
+        (0, 0),
+        "inproc moves no bytes"
+    );
+
+    // A connect whose peer is not there: the messages wait, and say so.
+    let waiting = ctx.socket(SocketType::Dealer).unwrap();
+    waiting.set_linger(0).unwrap();
+    let nowhere = dead_endpoint();
+    waiting.connect(&nowhere).unwrap();
+    for _ in 0..5 {
+        waiting.send("pending", 0).unwrap();
+    }
+    let peers = waiting.stats().unwrap().peers;
+    assert_eq!(peers.len(), 1);
+    assert_eq!(peers[0].endpoint, nowhere);
+    assert!(!peers[0].connected);
+    assert_eq!((peers[0].messages_out, peers[0].queued_out), (5, 5));
+}
