@@ -565,3 +565,22 @@ fn stats_show_each_peer_and_where_messages_wait() {
     assert!(!peers[0].connected);
     assert_eq!((peers[0].messages_out, peers[0].queued_out), (5, 5));
 }
+
+#[test]
+fn a_finite_linger_bounds_how_long_term_waits_for_an_absent_peer() {
+    let ctx = Context::new();
+    let push = ctx.socket(SocketType::Push).unwrap();
+    push.set_linger(100).unwrap();
+    push.connect(&dead_endpoint()).unwrap();
+    push.send("never delivered", 0).unwrap();
+    drop(push);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        ctx.term();
+        done_tx.send(()).unwrap();
+    });
+    // With LINGER -1 this would wait forever (see runtime.rs).
+    done_rx
+        .recv_timeout(DEADLINE)
+        .expect("term() returned once LINGER expired");
+}
