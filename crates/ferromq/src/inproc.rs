@@ -17,6 +17,7 @@
 use crate::pattern::{PipeId, SocketPipe};
 use crate::pipe::{self, End, Queue};
 use crate::socket::{SocketCmd, SocketLink};
+use crate::stats::PeerShared;
 use bytes::Bytes;
 use ferromq_proto::SocketType;
 use std::collections::HashMap;
@@ -144,6 +145,7 @@ pub(crate) struct Accepted {
 /// Makes the pipe pair between a connector and a binder. Returns the
 /// connector's and the binder's `SocketPipe`.
 fn make_pair(
+    name: &str,
     connector: (&Arc<SocketLink>, &PeerOptions, PipeId),
     binder: Option<(&Arc<SocketLink>, &PeerOptions, PipeId)>,
 ) -> (SocketPipe, SocketPipe) {
@@ -160,6 +162,8 @@ fn make_pair(
         c_link.reader_waker(c_pipe),
         b_writer_waker,
     );
+    let peer = PeerShared::new(format!("inproc://{name}"));
+    peer.set_connected(binder.is_some());
     let sides = Arc::new(Mutex::new(Sides::default()));
     lock(&sides).alive[CONNECTOR] = Some(Side {
         link: c_link.clone(),
@@ -176,6 +180,7 @@ fn make_pair(
             sides: sides.clone(),
             me: CONNECTOR,
         }),
+        peer: peer.clone(),
     };
     let binder_end = SocketPipe {
         reader: to_binder_r,
@@ -185,6 +190,7 @@ fn make_pair(
             sides: sides.clone(),
             me: BINDER,
         }),
+        peer,
     };
     (connector_end, binder_end)
 }
@@ -239,6 +245,7 @@ impl Registry {
                 continue;
             }
             let id = new_id();
+            ends.peer.set_connected(true);
             ends.reader.set_waker(link.reader_waker(id));
             ends.writer.set_waker(link.waker());
             ends.reader.set_hwm(combined_hwm(&connector, &options));
@@ -288,6 +295,7 @@ impl Registry {
                     return Connected::Incompatible;
                 }
                 let (mine, theirs) = make_pair(
+                    name,
                     (link, &options, pipe),
                     Some((&binder.link, &binder.options, binder_pipe)),
                 );
@@ -301,7 +309,7 @@ impl Registry {
                 Connected::Joined(mine)
             }
             None => {
-                let (mine, theirs) = make_pair((link, &options, pipe), None);
+                let (mine, theirs) = make_pair(name, (link, &options, pipe), None);
                 self.pending
                     .entry(name.to_owned())
                     .or_default()

@@ -33,9 +33,25 @@ pub mod id {
     pub const REQ_RELAXED: i32 = 53;
     pub const CONFLATE: i32 = 54;
     pub const HANDSHAKE_IVL: i32 = 66;
+    pub const HEARTBEAT_IVL: i32 = 75;
+    pub const HEARTBEAT_TTL: i32 = 76;
+    pub const HEARTBEAT_TIMEOUT: i32 = 77;
+    pub const RECONNECT_STOP: i32 = 109;
     pub const XPUB_NODROP: i32 = 69;
     pub const XPUB_WELCOME_MSG: i32 = 72;
     pub const XPUB_VERBOSER: i32 = 78;
+}
+
+/// RECONNECT_STOP flags (libzmq's `ZMQ_RECONNECT_STOP_*`).
+pub mod reconnect_stop {
+    /// Stop when a connect is refused (nothing listens).
+    pub const CONN_REFUSED: i32 = 0x1;
+    /// Stop when a handshake fails (including a peer that drops or never
+    /// answers during it).
+    pub const HANDSHAKE_FAILED: i32 = 0x2;
+    /// Stop a refused reconnect once the socket has disconnected any
+    /// endpoint.
+    pub const AFTER_DISCONNECT: i32 = 0x4;
 }
 
 /// `ZMQ_EVENTS` bit: a message can be received.
@@ -61,6 +77,12 @@ pub(crate) struct Options {
     pub(crate) rcvbuf: i32,
     pub(crate) backlog: i32,
     pub(crate) ipv6: bool,
+    pub(crate) handshake_ivl: i32,
+    pub(crate) heartbeat_ivl: i32,
+    pub(crate) heartbeat_timeout: i32,
+    pub(crate) heartbeat_ttl: i32,
+    pub(crate) immediate: bool,
+    pub(crate) reconnect_stop: i32,
 }
 
 impl Default for Options {
@@ -80,6 +102,12 @@ impl Default for Options {
             rcvbuf: -1,
             backlog: 100,
             ipv6: false,
+            handshake_ivl: 30_000,
+            heartbeat_ivl: 0,
+            heartbeat_timeout: -1,
+            heartbeat_ttl: 0,
+            immediate: false,
+            reconnect_stop: 0,
         }
     }
 }
@@ -160,17 +188,29 @@ impl Options {
             id::SNDBUF => self.sndbuf = at_least("SNDBUF", int_value(option, value)?, -1)?,
             id::RCVBUF => self.rcvbuf = at_least("RCVBUF", int_value(option, value)?, -1)?,
             id::BACKLOG => self.backlog = at_least("BACKLOG", int_value(option, value)?, 0)?,
-            // Refused until they do something: accepting an option that
-            // changes nothing would mislead.
-            id::HANDSHAKE_IVL | id::IMMEDIATE => {
-                return Err(Error::inval(format!(
-                    "option {option} ({}) is not supported yet",
-                    if option == id::IMMEDIATE {
-                        "IMMEDIATE"
-                    } else {
-                        "HANDSHAKE_IVL"
-                    }
-                )))
+            id::HANDSHAKE_IVL => {
+                self.handshake_ivl = at_least("HANDSHAKE_IVL", int_value(option, value)?, 0)?
+            }
+            id::HEARTBEAT_IVL => {
+                self.heartbeat_ivl = at_least("HEARTBEAT_IVL", int_value(option, value)?, 0)?
+            }
+            id::HEARTBEAT_TIMEOUT => {
+                self.heartbeat_timeout =
+                    at_least("HEARTBEAT_TIMEOUT", int_value(option, value)?, 0)?
+            }
+            id::HEARTBEAT_TTL => {
+                // Sent in deciseconds in a 16-bit field.
+                let v = at_least("HEARTBEAT_TTL", int_value(option, value)?, 0)?;
+                if v > i32::from(u16::MAX) * 100 {
+                    return Err(Error::inval(format!(
+                        "HEARTBEAT_TTL must be at most 6553500 ms, got {v}"
+                    )));
+                }
+                self.heartbeat_ttl = v / 100 * 100;
+            }
+            id::IMMEDIATE => self.immediate = bool_value(option, value)?,
+            id::RECONNECT_STOP => {
+                self.reconnect_stop = at_least("RECONNECT_STOP", int_value(option, value)?, 0)?
             }
             id::IPV6 => self.ipv6 = bool_value(option, value)?,
             id::MAXMSGSIZE => {
@@ -217,6 +257,12 @@ impl Options {
             id::RCVBUF => int(self.rcvbuf),
             id::BACKLOG => int(self.backlog),
             id::IPV6 => int(i32::from(self.ipv6)),
+            id::HANDSHAKE_IVL => int(self.handshake_ivl),
+            id::HEARTBEAT_IVL => int(self.heartbeat_ivl),
+            id::HEARTBEAT_TIMEOUT => int(self.heartbeat_timeout),
+            id::HEARTBEAT_TTL => int(self.heartbeat_ttl),
+            id::IMMEDIATE => int(i32::from(self.immediate)),
+            id::RECONNECT_STOP => int(self.reconnect_stop),
             id::MAXMSGSIZE => Some(self.maxmsgsize.to_ne_bytes().to_vec()),
             id::ROUTING_ID => Some(self.routing_id.to_vec()),
             _ => None,

@@ -375,6 +375,15 @@ impl PipeWriter {
             WriterKind::Slot(w) => w.conflated(),
         }
     }
+
+    /// Whole messages written so far, and how many of them the reader has
+    /// not taken yet (for statistics; see [`queued`](Self::queued)).
+    pub(crate) fn message_counts(&self) -> (u64, u64) {
+        match &self.0 {
+            WriterKind::Queue(w) => w.message_counts(),
+            WriterKind::Slot(w) => (w.written(), w.queued()),
+        }
+    }
 }
 
 /// The reading end of a pipe.
@@ -453,6 +462,14 @@ impl PipeReader {
         match &self.0 {
             ReaderKind::Queue(_) => 0,
             ReaderKind::Slot(r) => r.conflated(),
+        }
+    }
+
+    /// Whole messages read so far (for statistics).
+    pub(crate) fn messages_read(&self) -> u64 {
+        match &self.0 {
+            ReaderKind::Queue(r) => r.messages_read(),
+            ReaderKind::Slot(r) => r.messages_read(),
         }
     }
 }
@@ -564,6 +581,13 @@ impl QueueWriter {
     /// Changes the pipe's HWM (0 = unlimited).
     pub(crate) fn set_hwm(&self, hwm: u64) {
         self.shared.set_hwm(hwm);
+    }
+
+    /// Whole messages written so far, and how many of them the reader has
+    /// not taken yet (for statistics).
+    pub(crate) fn message_counts(&self) -> (u64, u64) {
+        let read = self.shared.read.load(Ordering::Relaxed);
+        (self.written, self.written.saturating_sub(read))
     }
 
     /// Queues one frame. The caller checked [`check_write`] at the start of
@@ -789,6 +813,11 @@ impl QueueReader {
     #[inline]
     pub(crate) fn check_read(&mut self) -> bool {
         self.refill().is_ok()
+    }
+
+    /// Whole messages read so far (for statistics).
+    pub(crate) fn messages_read(&self) -> u64 {
+        self.read
     }
 
     /// True if the last frame read had MORE set.
@@ -1058,8 +1087,11 @@ mod tests {
         assert_eq!(r.conflated(), 4);
         assert_eq!(w.conflated(), 0, "counted by the reader's end only");
         assert_eq!(w.queued(), 1);
+        assert_eq!(w.message_counts(), (5, 1));
         assert_eq!(&r.read().unwrap()[..], &[4]);
         assert_eq!(w.queued(), 0);
+        assert_eq!(w.message_counts(), (5, 0));
+        assert_eq!(r.messages_read(), 1);
         assert_eq!(r.read(), Err(ReadState::Empty));
         w.write(Msg::from("next"));
         w.flush();

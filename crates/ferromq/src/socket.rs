@@ -8,14 +8,16 @@ use crate::inproc::{self, PeerOptions};
 use crate::io::stream::Listener;
 use crate::io::{ConnectTarget, EndpointId, EnginePipes, IoCmd};
 use crate::mailbox::Mailbox;
+use crate::monitor::{event, Monitor, MonitorHub};
 use crate::msg::Msg;
 use crate::options::{self, id, Options};
 use crate::pattern::{new_pattern, Pattern, PipeId, PipeSet, SendError, SocketPipe};
 use crate::pipe::{self, Waker};
-use crate::stats::SocketStats;
+use crate::stats::{PeerShared, PeerStats, SocketStats};
 use bytes::Bytes;
 use ferromq_proto::SocketType;
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,6 +48,13 @@ pub(crate) struct SocketLink {
     /// Pipes that became readable, for patterns that want to know which
     /// (see [`ActivePipes`]).
     pub(crate) active: Arc<ActivePipes>,
+    /// Where connection events go, if the socket is monitored.
+    pub(crate) monitor: MonitorHub,
+    /// The socket has disconnected an endpoint (RECONNECT_STOP's
+    /// AFTER_DISCONNECT).
+    pub(crate) disconnected: AtomicBool,
+    /// Connections re-made after a loss.
+    pub(crate) reconnects: AtomicU64,
 }
 
 impl SocketLink {
@@ -210,6 +219,9 @@ impl Socket {
             socket_type,
             mailbox: Arc::new(Mailbox::new()),
             active: Arc::new(ActivePipes::new(socket_type)),
+            monitor: MonitorHub::default(),
+            disconnected: AtomicBool::new(false),
+            reconnects: AtomicU64::new(0),
         });
         ctx.register_socket(link.clone())?;
         let pipes = PipeSet::new(link.active.clone());
@@ -244,18 +256,33 @@ impl Socket {
     pub fn bind(&self, endpoint: &str) -> Result<()> {
         let mut inner = self.inner.borrow_mut();
         inner.check_term()?;
-        let (listener, resolved) = match Endpoint::parse(endpoint)? {
+        let bound = match Endpoint::parse(endpoint)? {
             Endpoint::Inproc(name) => return inner.bind_inproc(endpoint, &name),
-            parsed @ Endpoint::Tcp { .. } => {
-                let listener = crate::io::tcp::bind(&parsed, &inner.options)?;
-                let resolved = crate::io::tcp::listener_endpoint(&listener)?;
-                (
-                    Listener::Tcp(mio::net::TcpListener::from_std(listener)),
-                    resolved,
-                )
-            }
-            Endpoint::Ipc(addr) => crate::io::ipc::bind(&addr)?,
+            parsed @ Endpoint::Tcp { .. } => crate::io::tcp::bind(&parsed, &inner.options)
+                .and_then(|listener| {
+                    let resolved = crate::io::tcp::listener_endpoint(&listener)?;
+                    Ok((
+                        Listener::Tcp(mio::net::TcpListener::from_std(listener)),
+                        resolved,
+                    ))
+                }),
+            Endpoint::Ipc(addr) => crate::io::ipc::bind(&addr),
         };
+        let (listener, resolved) = match bound {
+            Ok(bound) => bound,
+            Err(e) => {
+                let errno = e.errno() as u32;
+                inner
+                    .link
+                    .monitor
+                    .emit(event::BIND_FAILED, errno, endpoint, None);
+                return Err(e);
+            }
+        };
+        inner
+            .link
+            .monitor
+            .emit(event::LISTENING, listener.raw_fd(), &resolved, None);
         let id = inner.ctx.next_id();
         let io = inner.ctx.choose_io();
         inner.ctx.io(io).send(IoCmd::Bind {
@@ -263,6 +290,7 @@ impl Socket {
             socket: inner.link.clone(),
             options: inner.options.clone(),
             listener,
+            endpoint: resolved.clone(),
         });
         inner.note_io(io);
         inner.last_endpoint = resolved.clone();
@@ -308,18 +336,28 @@ impl Socket {
         };
         let io = inner.ctx.choose_io();
         let pipe_id = inner.ctx.next_id();
-        let (engine_pipes, socket_pipe) = inner.pipe_pair(pipe_id);
         let id = inner.ctx.next_id();
-        inner.pipes.insert(pipe_id, socket_pipe);
-        let Inner { pattern, pipes, .. } = &mut *inner;
-        pattern.attach(pipe_id, pipes);
+        let peer = PeerShared::new(endpoint);
+        // With IMMEDIATE the socket gets a pipe only once a connection
+        // completes its handshake, so nothing queues for an absent peer.
+        let engine_pipes = if inner.options.immediate {
+            None
+        } else {
+            let (engine_pipes, socket_pipe) = inner.pipe_pair(pipe_id, peer.clone());
+            inner.pipes.insert(pipe_id, socket_pipe);
+            let Inner { pattern, pipes, .. } = &mut *inner;
+            pattern.attach(pipe_id, pipes);
+            Some(engine_pipes)
+        };
         inner.ctx.io(io).send(IoCmd::Connect {
             id,
             socket: inner.link.clone(),
             options: inner.options.clone(),
             target,
+            endpoint: endpoint.to_owned(),
             pipe_id,
             pipes: engine_pipes,
+            peer,
         });
         inner.note_io(io);
         inner.last_endpoint = endpoint.to_owned();
@@ -363,6 +401,9 @@ impl Socket {
             ));
         };
         let record = inner.endpoints.remove(pos);
+        if !bound {
+            inner.link.disconnected.store(true, Ordering::Relaxed);
+        }
         if let EndpointKind::Connected { pipe } = record.kind {
             if inner.pipes.remove(pipe).is_some() {
                 inner.pattern.detach(pipe);
@@ -703,7 +744,72 @@ impl Socket {
             ..SocketStats::default()
         };
         stats.dropped = inner.pipes.drop_counts();
+        stats.reconnects = inner.link.reconnects.load(Ordering::Relaxed);
+        let ids: Vec<PipeId> = inner.pipes.ids().collect();
+        for id in ids {
+            let Some(pipe) = inner.pipes.get(id) else {
+                continue;
+            };
+            let (messages_out, queued_out) = pipe.writer.message_counts();
+            let peer = &pipe.peer;
+            let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            let p = PeerStats {
+                endpoint: peer.endpoint.clone(),
+                peer_address: peer
+                    .address
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone(),
+                routing_id: pipe.routing_id.to_vec(),
+                connected: peer.connected.load(Ordering::Relaxed)
+                    && !pipe.writer.is_reader_closed(),
+                messages_out,
+                messages_in: pipe.reader.messages_read(),
+                bytes_out: load(&peer.bytes_out),
+                bytes_in: load(&peer.bytes_in),
+                queued_out,
+                reconnects: load(&peer.reconnects),
+            };
+            stats.peers.push(p);
+        }
+        stats.peers.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
         Ok(stats)
+    }
+
+    /// Starts monitoring the socket's connection events (a mask of
+    /// [`event`](crate::monitor::event) numbers) and returns their queue.
+    /// A socket has one monitor at a time: a new one (or
+    /// [`monitor_stop`](Socket::monitor_stop)) ends the previous one,
+    /// whose last event is MONITOR_STOPPED if it asked for that.
+    pub fn monitor(&self, events: u16) -> Result<Monitor> {
+        let inner = self.inner.borrow();
+        inner.check_term()?;
+        Ok(inner.link.monitor.start_queue(events))
+    }
+
+    /// Like zmq_socket_monitor: publishes the socket's events (a mask of
+    /// [`event`](crate::monitor::event) numbers) on a PAIR socket bound to
+    /// `endpoint`, which must be `inproc://`. Each event is two frames:
+    /// 6 bytes (the 16-bit event number and its 32-bit value, native
+    /// endian), then the endpoint. Connect a PAIR socket to read them.
+    pub fn monitor_to(&self, endpoint: &str, events: u16) -> Result<()> {
+        let inner = self.inner.borrow();
+        inner.check_term()?;
+        if !endpoint.starts_with("inproc://") {
+            return Err(Error::new(
+                ErrorKind::EPROTONOSUPPORT,
+                format!("a monitor endpoint must be inproc://, got {endpoint:?}"),
+            ));
+        }
+        let pair = Socket::new(inner.ctx.clone(), SocketType::Pair)?;
+        pair.bind(endpoint)?;
+        inner.link.monitor.start_pair(pair, events);
+        Ok(())
+    }
+
+    /// Stops monitoring (see [`monitor`](Socket::monitor)).
+    pub fn monitor_stop(&self) {
+        self.inner.borrow().link.monitor.stop();
     }
 
     pub(crate) fn watch(&self, waker: Waker) {
@@ -824,7 +930,7 @@ impl Inner {
     }
 
     /// Pipes for a new connection: the engine's ends and the socket's.
-    fn pipe_pair(&self, id: PipeId) -> (EnginePipes, SocketPipe) {
+    fn pipe_pair(&self, id: PipeId, peer: Arc<PeerShared>) -> (EnginePipes, SocketPipe) {
         let (in_w, in_r) = pipe::pipe(
             pipe::Queue::inbound(&self.options, self.link.socket_type),
             self.link.reader_waker(id),
@@ -845,6 +951,7 @@ impl Inner {
                 writer: out_w,
                 routing_id: Bytes::new(),
                 notice: None,
+                peer,
             },
         )
     }
@@ -900,6 +1007,8 @@ impl Drop for Socket {
         // Before the I/O threads hear of the close, so a pipe attached in
         // the meantime is released rather than left in the mailbox.
         inner.link.mailbox.close();
+        // Here, not on an I/O thread: a PAIR monitor is a socket.
+        inner.link.monitor.stop();
         inner.ctx.inproc().socket_closed(inner.link.id);
         for &io in &inner.io_used {
             inner.ctx.io(io).send(IoCmd::SocketClosed {

@@ -120,6 +120,9 @@ fn push_without_a_peer_keeps_only_the_latest(tr: Transport) {
         push.send(i.to_string(), DONTWAIT).unwrap();
     }
     assert_eq!(conflated(&push), N - 1);
+    // The per-peer view agrees: N queued for the peer, one still held.
+    let peer = &push.stats().unwrap().peers[0];
+    assert_eq!((peer.messages_out, peer.queued_out), (N, 1), "{peer:?}");
     let pull = with_timeout(ctx.socket(SocketType::Pull).unwrap());
     pull.bind(&ep).unwrap();
     assert_eq!(text(&pull.recv(0).unwrap()), (N - 1).to_string());

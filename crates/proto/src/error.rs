@@ -101,3 +101,49 @@ pub enum ProtocolError {
 
 /// Result alias for protocol operations.
 pub type Result<T, E = ProtocolError> = std::result::Result<T, E>;
+
+/// libzmq's `ZMQ_PROTOCOL_ERROR_ZMTP_*` values, the value of a
+/// HANDSHAKE_FAILED_PROTOCOL monitor event.
+pub mod zmtp_code {
+    /// Nothing more specific applies.
+    pub const UNSPECIFIED: u32 = 0x1000_0000;
+    /// A command that is not valid at this point.
+    pub const UNEXPECTED_COMMAND: u32 = 0x1000_0001;
+    /// Something arrived out of sequence (a message before the handshake).
+    pub const INVALID_SEQUENCE: u32 = 0x1000_0002;
+    /// A malformed command other than the named ones.
+    pub const MALFORMED_COMMAND_UNSPECIFIED: u32 = 0x1000_0011;
+    /// A malformed ERROR command.
+    pub const MALFORMED_COMMAND_ERROR: u32 = 0x1000_0015;
+    /// A malformed READY command.
+    pub const MALFORMED_COMMAND_READY: u32 = 0x1000_0016;
+    /// Bad metadata, including a Socket-Type that cannot talk to ours.
+    pub const INVALID_METADATA: u32 = 0x1000_0018;
+    /// The peer announced another security mechanism.
+    pub const MECHANISM_MISMATCH: u32 = 0x1100_0002;
+}
+
+impl ProtocolError {
+    /// The libzmq protocol error code for this error (see [`zmtp_code`]).
+    pub fn zmtp_code(&self) -> u32 {
+        use ProtocolError::*;
+        match self {
+            MechanismMismatch { .. } => zmtp_code::MECHANISM_MISMATCH,
+            MalformedCommand { command, .. } => match *command {
+                "READY" => zmtp_code::MALFORMED_COMMAND_READY,
+                "ERROR" => zmtp_code::MALFORMED_COMMAND_ERROR,
+                _ => zmtp_code::MALFORMED_COMMAND_UNSPECIFIED,
+            },
+            EmptyPropertyName
+            | BadPropertyName
+            | TruncatedProperty(_)
+            | PropertyValueTooLarge(_)
+            | MissingSocketType
+            | UnknownSocketType(_)
+            | SocketTypeMismatch { .. } => zmtp_code::INVALID_METADATA,
+            UnexpectedCommand(..) => zmtp_code::UNEXPECTED_COMMAND,
+            MessageBeforeHandshake => zmtp_code::INVALID_SEQUENCE,
+            _ => zmtp_code::UNSPECIFIED,
+        }
+    }
+}

@@ -31,7 +31,7 @@ pub mod z85;
 
 pub use command::{Command, MAX_PING_CONTEXT};
 pub use connection::{Connection, ConnectionOptions, Event, PeerInfo};
-pub use error::{ProtocolError, Result};
+pub use error::{zmtp_code, ProtocolError, Result};
 pub use frame::{
     encode_frame, Frame, FrameDecoder, FrameHeader, FrameKind, MAX_HEADER_LEN, MAX_READ_CHUNK,
     MAX_SHORT_BODY,

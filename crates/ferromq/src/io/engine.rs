@@ -6,12 +6,15 @@ use crate::msg::Msg;
 use crate::options::Options;
 use crate::pipe::ReadState;
 use crate::socket::SocketLink;
+use crate::stats::PeerShared;
 use ferromq_proto::{
-    Connection, ConnectionOptions, Event, LocalProperties, NullMechanism, PeerInfo,
+    Command, Connection, ConnectionOptions, Event, LocalProperties, NullMechanism, PeerInfo,
     ZERO_COPY_THRESHOLD,
 };
 use std::io::{IoSlice, Read, Write};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Output is flushed to the kernel once this much is queued.
 const OUTPUT_BATCH: usize = 256 * 1024;
@@ -24,10 +27,24 @@ const ROUNDS_PER_SERVICE: usize = 16;
 /// Why an engine stopped.
 #[derive(Debug)]
 pub(crate) enum Closed {
-    /// The peer closed or the connection failed.
-    Disconnected(String),
+    /// The connection failed or the peer closed it (the errno; EPIPE when
+    /// the peer closed).
+    Io(i32),
+    /// The peer broke the protocol.
+    Protocol(ferromq_proto::ProtocolError),
+    /// The handshake or a heartbeat did not come in time.
+    Timeout,
     /// The socket is gone and everything it queued was written.
     Drained,
+    /// Closed on our side (unbind, disconnect, close, linger expiry).
+    Local,
+}
+
+const EPIPE: i32 = 32;
+const EIO: i32 = 5;
+
+fn io_error(e: &std::io::Error) -> Closed {
+    Closed::Io(e.raw_os_error().unwrap_or(EIO))
 }
 
 pub(crate) struct Engine {
@@ -48,6 +65,23 @@ pub(crate) struct Engine {
     pub(crate) peer: Option<PeerInfo>,
     /// The socket closed: finish writing what it queued, then stop.
     pub(crate) draining: bool,
+    /// Distinguishes this engine from a later one reusing its token, so a
+    /// timer set for it never fires on another.
+    pub(crate) serial: u64,
+    /// The endpoint, for monitor events: as bound, or as given to connect.
+    pub(crate) endpoint: Arc<str>,
+    /// Heartbeat settings (ms; 0 = off) and the TTL to announce in PINGs.
+    pub(crate) heartbeat_ivl: u64,
+    heartbeat_timeout: u64,
+    heartbeat_ttl_ds: u16,
+    /// When the peer must have sent something by (after our PING, or per
+    /// the TTL of its PING); anything received clears it.
+    pub(crate) deadline: Option<Instant>,
+    /// A deadline was set since the reactor last looked: it must arm a
+    /// timer for it.
+    pub(crate) deadline_armed: bool,
+    /// The connection's counters, once it has a pipe to the socket.
+    pub(crate) peer_counters: Option<Arc<PeerShared>>,
 }
 
 /// What the reactor must do after servicing an engine.
@@ -67,6 +101,7 @@ impl Engine {
         options: &Options,
         pipes: Option<EnginePipes>,
         connecting: bool,
+        endpoint: Arc<str>,
     ) -> Engine {
         let local = LocalProperties {
             socket_type: socket.socket_type,
@@ -91,7 +126,47 @@ impl Engine {
             mid_message_in: false,
             peer: None,
             draining: false,
+            serial: super::next_id(),
+            endpoint,
+            heartbeat_ivl: options.heartbeat_ivl.max(0) as u64,
+            heartbeat_timeout: match options.heartbeat_timeout {
+                -1 => options.heartbeat_ivl.max(0) as u64,
+                t => t.max(0) as u64,
+            },
+            heartbeat_ttl_ds: (options.heartbeat_ttl.max(0) / 100).min(i32::from(u16::MAX)) as u16,
+            deadline: None,
+            deadline_armed: false,
+            peer_counters: None,
         }
+    }
+
+    /// Sends a heartbeat PING, and expects to hear from the peer within
+    /// HEARTBEAT_TIMEOUT.
+    pub(crate) fn send_ping(&mut self) {
+        let ping = Command::Ping {
+            ttl: self.heartbeat_ttl_ds,
+            context: Default::default(),
+        };
+        if self.conn.send_command(&ping).is_ok() && self.heartbeat_timeout > 0 {
+            self.expect_by(Instant::now() + Duration::from_millis(self.heartbeat_timeout));
+        }
+    }
+
+    fn expect_by(&mut self, at: Instant) {
+        if self.deadline.is_none_or(|d| at < d) {
+            self.deadline = Some(at);
+            self.deadline_armed = true;
+        }
+    }
+
+    /// The heartbeat deadline passed without a word from the peer.
+    pub(crate) fn deadline_passed(&self, now: Instant) -> bool {
+        self.deadline.is_some_and(|d| d <= now)
+    }
+
+    /// The remote address as a URI (`tcp://10.0.0.2:5555`), if known.
+    pub(crate) fn peer_address(&self) -> Option<String> {
+        self.stream.peer_address()
     }
 
     pub(crate) fn set_ready(&mut self, readable: bool, writable: bool) {
@@ -137,10 +212,13 @@ impl Engine {
 
     fn read_some(&mut self, scratch: &mut [u8]) -> Result<bool, Closed> {
         match self.stream.read(scratch) {
-            Ok(0) => Err(Closed::Disconnected(
-                "the peer closed the connection".into(),
-            )),
+            Ok(0) => Err(Closed::Io(EPIPE)),
             Ok(n) => {
+                // The peer is alive: heartbeat deadlines are met.
+                self.deadline = None;
+                if let Some(c) = &self.peer_counters {
+                    c.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+                }
                 self.conn.recv_buf().extend_from_slice(&scratch[..n]);
                 Ok(true)
             }
@@ -149,7 +227,7 @@ impl Engine {
                 Ok(false)
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(true),
-            Err(e) => Err(Closed::Disconnected(format!("read failed: {e}"))),
+            Err(e) => Err(io_error(&e)),
         }
     }
 
@@ -187,7 +265,7 @@ impl Engine {
                         }
                         Err(e) => {
                             pipes.to_socket.flush();
-                            return Err(Closed::Disconnected(format!("protocol error: {e}")));
+                            return Err(Closed::Protocol(e));
                         }
                     }
                 }
@@ -199,7 +277,7 @@ impl Engine {
                     if let Some(p) = &mut self.pipes {
                         p.to_socket.flush();
                     }
-                    return Err(Closed::Disconnected(format!("protocol error: {e}")));
+                    return Err(Closed::Protocol(e));
                 }
             };
             let msg = match event {
@@ -222,9 +300,17 @@ impl Engine {
                 }
                 Event::Subscribe(topic) => Msg::subscription(&topic, true),
                 Event::Cancel(topic) => Msg::subscription(&topic, false),
-                // Heartbeats (timers) come with connection lifecycle work;
-                // the PONG to a PING is already queued by the connection.
-                Event::Ping { .. } | Event::Pong { .. } | Event::Command(_) => continue,
+                // The PONG is already queued by the connection. A TTL asks
+                // us to drop the peer if it then goes quiet that long.
+                Event::Ping { ttl } => {
+                    if ttl > 0 {
+                        self.expect_by(
+                            Instant::now() + Duration::from_millis(u64::from(ttl) * 100),
+                        );
+                    }
+                    continue;
+                }
+                Event::Pong { .. } | Event::Command(_) => continue,
             };
             self.mid_message_in = msg.more();
             match &mut self.pipes {
@@ -262,7 +348,7 @@ impl Engine {
             } else {
                 self.conn.send_message(&msg, msg.more())
             };
-            result.map_err(|e| Closed::Disconnected(format!("cannot encode: {e}")))?;
+            result.map_err(Closed::Protocol)?;
         }
         Ok(moved)
     }
@@ -275,11 +361,12 @@ impl Engine {
         let mut slices = [IoSlice::new(&[]); 64];
         let n = out.io_slices(&mut slices);
         match self.stream.write_vectored(&slices[..n]) {
-            Ok(0) => Err(Closed::Disconnected(
-                "the connection accepts no data".into(),
-            )),
+            Ok(0) => Err(Closed::Io(EPIPE)),
             Ok(written) => {
                 out.advance(written);
+                if let Some(c) = &self.peer_counters {
+                    c.bytes_out.fetch_add(written as u64, Ordering::Relaxed);
+                }
                 Ok(true)
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -287,7 +374,7 @@ impl Engine {
                 Ok(false)
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(true),
-            Err(e) => Err(Closed::Disconnected(format!("write failed: {e}"))),
+            Err(e) => Err(io_error(&e)),
         }
     }
 

@@ -9,14 +9,18 @@ pub(crate) mod tcp;
 
 use crate::endpoint::IpcAddr;
 use crate::error::{Error, Result};
+use crate::monitor::event;
+use crate::options::reconnect_stop;
 use crate::options::Options;
 use crate::pattern::{PipeId, SocketPipe};
 use crate::pipe::{self, PipeReader, PipeWriter, Wake, Waker};
 use crate::socket::{SocketCmd, SocketLink};
+use crate::stats::PeerShared;
 use engine::{Closed, Engine, Progress};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -55,14 +59,23 @@ pub(crate) enum IoCmd {
         socket: Arc<SocketLink>,
         options: Options,
         listener: Listener,
+        /// As bound (LAST_ENDPOINT form), for monitor events.
+        endpoint: String,
     },
     Connect {
         id: EndpointId,
         socket: Arc<SocketLink>,
         options: Options,
         target: ConnectTarget,
+        /// As given, for monitor events.
+        endpoint: String,
         pipe_id: PipeId,
-        pipes: EnginePipes,
+        /// The connection's pipes, kept across reconnects; `None` with
+        /// IMMEDIATE, where each connection gets new ones once its
+        /// handshake completes.
+        pipes: Option<EnginePipes>,
+        /// The counters of this endpoint's connections.
+        peer: Arc<PeerShared>,
     },
     Unbind {
         id: EndpointId,
@@ -128,9 +141,10 @@ impl IoThread {
             entries: Vec::new(),
             free: Vec::new(),
             connecters: HashMap::new(),
-            timers: Vec::new(),
+            timers: BinaryHeap::new(),
             again: Vec::new(),
             scratch: vec![0; READ_CHUNK],
+            rng: u64::from(crate::pattern::random_u32()) | 1,
         };
         let handle = std::thread::Builder::new()
             .name(format!("ferromq-io-{index}"))
@@ -167,6 +181,8 @@ enum Origin {
     },
     Connected {
         connecter: EndpointId,
+        /// IMMEDIATE: this connection's own pipe, once attached.
+        pipe_id: Option<PipeId>,
     },
 }
 
@@ -176,6 +192,7 @@ enum Entry {
         id: EndpointId,
         socket: Arc<SocketLink>,
         options: Options,
+        endpoint: Arc<str>,
     },
     Engine {
         engine: Box<Engine>,
@@ -187,6 +204,8 @@ struct Connecter {
     socket: Arc<SocketLink>,
     options: Options,
     target: ConnectTarget,
+    endpoint: Arc<str>,
+    peer: Arc<PeerShared>,
     pipe_id: PipeId,
     /// The pipes while no engine holds them.
     pipes: Option<EnginePipes>,
@@ -197,10 +216,22 @@ struct Connecter {
     closing: bool,
 }
 
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     Reconnect(EndpointId),
     Linger(u64),
+    /// The engine at this token (with this serial) must have finished
+    /// its handshake.
+    Handshake(Token, u64),
+    /// Time to send a heartbeat PING.
+    Heartbeat(Token, u64),
+    /// The engine's heartbeat deadline may have passed.
+    Deadline(Token, u64),
 }
+
+const ECONNREFUSED: i32 = 111;
+const EINPROGRESS: u32 = 115;
+const ETIMEDOUT: u32 = 110;
 
 struct Reactor {
     poll: Poll,
@@ -208,10 +239,12 @@ struct Reactor {
     entries: Vec<Option<Entry>>,
     free: Vec<usize>,
     connecters: HashMap<EndpointId, Connecter>,
-    timers: Vec<(Instant, Timer)>,
+    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     /// Engines that hit their fairness cap and want more service.
     again: Vec<Token>,
     scratch: Vec<u8>,
+    /// For reconnect jitter.
+    rng: u64,
 }
 
 fn token_index(token: Token) -> usize {
@@ -266,11 +299,28 @@ impl Reactor {
     }
 
     fn next_timeout(&self) -> Option<Duration> {
-        let now = Instant::now();
-        self.timers
-            .iter()
-            .map(|(at, _)| at.saturating_duration_since(now))
-            .min()
+        let Reverse((at, _)) = self.timers.peek()?;
+        Some(at.saturating_duration_since(Instant::now()))
+    }
+
+    fn add_timer(&mut self, at: Instant, timer: Timer) {
+        self.timers.push(Reverse((at, timer)));
+    }
+
+    /// The engine at `token` if it is still the one a timer was set for.
+    fn engine_mut(&mut self, token: Token, serial: u64) -> Option<&mut Engine> {
+        match self.entries.get_mut(token_index(token)) {
+            Some(Some(Entry::Engine { engine, .. })) if engine.serial == serial => Some(engine),
+            _ => None,
+        }
+    }
+
+    /// Arms the handshake timer of a new engine (HANDSHAKE_IVL).
+    fn start_handshake_timer(&mut self, token: Token, serial: u64, options: &Options) {
+        if options.handshake_ivl > 0 {
+            let at = Instant::now() + Duration::from_millis(options.handshake_ivl as u64);
+            self.add_timer(at, Timer::Handshake(token, serial));
+        }
     }
 
     fn insert(&mut self, entry: Entry) -> Token {
@@ -308,6 +358,7 @@ impl Reactor {
                     socket,
                     options,
                     mut listener,
+                    endpoint,
                 } => {
                     let token = Token(self.free.last().map_or(self.entries.len() + 1, |i| i + 1));
                     if self
@@ -321,6 +372,7 @@ impl Reactor {
                             id,
                             socket,
                             options,
+                            endpoint: endpoint.into(),
                         });
                         debug_assert_eq!(got, token);
                     }
@@ -330,8 +382,10 @@ impl Reactor {
                     socket,
                     options,
                     target,
+                    endpoint,
                     pipe_id,
                     pipes,
+                    peer,
                 } => {
                     let ivl = Duration::from_millis(options.reconnect_ivl.max(0) as u64);
                     self.connecters.insert(
@@ -340,8 +394,10 @@ impl Reactor {
                             socket,
                             options,
                             target,
+                            endpoint: endpoint.into(),
+                            peer,
                             pipe_id,
-                            pipes: Some(pipes),
+                            pipes,
                             engine: None,
                             ivl,
                             connected_before: false,
@@ -354,7 +410,7 @@ impl Reactor {
                 IoCmd::Disconnect { id } => {
                     if let Some(c) = self.connecters.remove(&id) {
                         if let Some(token) = c.engine {
-                            self.close_engine(token, false);
+                            self.close_engine(token, Closed::Local);
                         }
                     }
                 }
@@ -379,12 +435,25 @@ impl Reactor {
         }
         for (token, is_listener) in doomed {
             if is_listener {
-                if let Some(Entry::Listener { mut listener, .. }) = self.remove(token) {
-                    let _ = self.poll.registry().deregister(&mut listener);
-                }
+                self.close_listener(token);
             } else {
-                self.close_engine(token, false);
+                self.close_engine(token, Closed::Local);
             }
+        }
+    }
+
+    fn close_listener(&mut self, token: Token) {
+        if let Some(Entry::Listener {
+            mut listener,
+            socket,
+            endpoint,
+            ..
+        }) = self.remove(token)
+        {
+            let _ = self.poll.registry().deregister(&mut listener);
+            socket
+                .monitor
+                .emit(event::CLOSED, listener.raw_fd(), &endpoint, None);
         }
     }
 
@@ -403,9 +472,7 @@ impl Reactor {
             }
         }
         for token in listeners {
-            if let Some(Entry::Listener { mut listener, .. }) = self.remove(token) {
-                let _ = self.poll.registry().deregister(&mut listener);
-            }
+            self.close_listener(token);
         }
         let discard = linger == Some(Duration::ZERO);
         let connecter_ids: Vec<EndpointId> = self
@@ -426,7 +493,7 @@ impl Reactor {
             };
             c.closing = true;
             let has_pending = c.pipes.as_mut().is_some_and(|p| !p.from_socket.is_closed());
-            if c.engine.is_none() && (discard || !has_pending) {
+            if c.engine.is_none() && !has_pending {
                 self.connecters.remove(&id);
             }
         }
@@ -436,7 +503,7 @@ impl Reactor {
                 Some(Some(Entry::Engine { engine, .. })) if engine.pipes.is_none()
             );
             if discard || pending_handshake {
-                self.close_engine(token, false);
+                self.close_engine(token, Closed::Local);
             } else if let Some(Some(Entry::Engine { engine, .. })) =
                 self.entries.get_mut(token_index(token))
             {
@@ -445,8 +512,7 @@ impl Reactor {
             }
         }
         if let Some(d) = linger.filter(|d| !d.is_zero()) {
-            self.timers
-                .push((Instant::now() + d, Timer::Linger(socket_id)));
+            self.add_timer(Instant::now() + d, Timer::Linger(socket_id));
         }
     }
 
@@ -466,38 +532,107 @@ impl Reactor {
             })
             .collect();
         for token in engines {
-            self.close_engine(token, false);
+            self.close_engine(token, Closed::Local);
         }
     }
 
     fn run_timers(&mut self) {
         let now = Instant::now();
-        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.timers)
-            .into_iter()
-            .partition(|(at, _)| *at <= now);
-        self.timers = later;
-        for (_, timer) in due {
+        let mut due = Vec::new();
+        while let Some(Reverse((at, _))) = self.timers.peek() {
+            if *at > now {
+                break;
+            }
+            if let Some(Reverse((_, timer))) = self.timers.pop() {
+                due.push(timer);
+            }
+        }
+        for timer in due {
             match timer {
                 Timer::Reconnect(id) => self.start_connect(id),
                 Timer::Linger(socket_id) => self.linger_expired(socket_id),
+                Timer::Handshake(token, serial) => {
+                    if self
+                        .engine_mut(token, serial)
+                        .is_some_and(|e| e.peer.is_none())
+                    {
+                        self.close_engine(token, Closed::Timeout);
+                    }
+                }
+                Timer::Heartbeat(token, serial) => {
+                    let Some(engine) = self.engine_mut(token, serial) else {
+                        continue;
+                    };
+                    engine.send_ping();
+                    let next = now + Duration::from_millis(engine.heartbeat_ivl);
+                    self.add_timer(next, Timer::Heartbeat(token, serial));
+                    self.service(token);
+                }
+                Timer::Deadline(token, serial) => {
+                    if self
+                        .engine_mut(token, serial)
+                        .is_some_and(|e| e.deadline_passed(now))
+                    {
+                        self.close_engine(token, Closed::Timeout);
+                    }
+                }
             }
         }
     }
 
+    /// A little xorshift randomness for reconnect jitter.
+    fn random(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    /// Schedules the next attempt, as libzmq does: after the current
+    /// interval plus a random jitter of up to RECONNECT_IVL (so peers
+    /// that lost a server together do not return in lockstep), doubling
+    /// the interval up to RECONNECT_IVL_MAX. RECONNECT_IVL <= 0: never.
     fn schedule_reconnect(&mut self, id: EndpointId) {
+        let jitter = self.random();
         let Some(c) = self.connecters.get_mut(&id) else {
             return;
         };
-        if c.options.reconnect_ivl < 0 {
+        if c.options.reconnect_ivl <= 0 {
             return;
         }
-        let wait = c.ivl;
-        let max = Duration::from_millis(c.options.reconnect_ivl_max.max(0) as u64);
-        if max > wait {
-            c.ivl = (wait * 2).min(max);
+        let base = c.options.reconnect_ivl as u64;
+        let wait = c.ivl + Duration::from_millis(jitter % base);
+        let max = c.options.reconnect_ivl_max.max(0) as u64;
+        if max > base {
+            c.ivl = (c.ivl * 2).min(Duration::from_millis(max));
         }
-        self.timers
-            .push((Instant::now() + wait, Timer::Reconnect(id)));
+        c.socket.monitor.emit(
+            event::CONNECT_RETRIED,
+            u32::try_from(wait.as_millis()).unwrap_or(u32::MAX),
+            &c.endpoint,
+            None,
+        );
+        self.add_timer(Instant::now() + wait, Timer::Reconnect(id));
+    }
+
+    /// Stops connecting to `id` for good (RECONNECT_STOP, or a protocol
+    /// error, which libzmq does not retry either). The socket learns its
+    /// pipe is gone; what it queued there is dropped.
+    fn give_up(&mut self, id: EndpointId) {
+        let Some(c) = self.connecters.remove(&id) else {
+            return;
+        };
+        if c.pipes.is_some() {
+            c.socket.mailbox.send(SocketCmd::Detach { id: c.pipe_id });
+        }
+    }
+
+    /// Whether a refused connect ends the connecter, per RECONNECT_STOP.
+    fn stops_on_refusal(c: &Connecter) -> bool {
+        let flags = c.options.reconnect_stop;
+        flags & reconnect_stop::CONN_REFUSED != 0
+            || (flags & reconnect_stop::AFTER_DISCONNECT != 0
+                && c.socket.disconnected.load(Ordering::Relaxed))
     }
 
     fn start_connect(&mut self, id: EndpointId) {
@@ -509,16 +644,26 @@ impl Reactor {
         }
         let started = match &c.target {
             ConnectTarget::Tcp { host, port } => tcp::resolve_connect(host, *port, &c.options)
-                .ok()
-                .and_then(|addr| TcpStream::connect(addr).ok())
+                .and_then(|addr| {
+                    TcpStream::connect(addr).map_err(|e| Error::from_io(&e, "cannot connect"))
+                })
                 .map(|stream| {
                     tcp::tune_stream(&stream, &c.options);
                     Stream::Tcp(stream)
-                }),
-            ConnectTarget::Ipc(addr) => ipc::connect(addr).ok(),
+                })
+                .map_err(|e| e.errno()),
+            ConnectTarget::Ipc(addr) => {
+                ipc::connect(addr).map_err(|e| e.raw_os_error().unwrap_or(0))
+            }
         };
-        let Some(mut stream) = started else {
-            return self.schedule_reconnect(id);
+        let mut stream = match started {
+            Ok(stream) => stream,
+            Err(errno) => {
+                if errno == ECONNREFUSED && Self::stops_on_refusal(c) {
+                    return self.give_up(id);
+                }
+                return self.schedule_reconnect(id);
+            }
         };
         let token = Token(self.free.last().map_or(self.entries.len() + 1, |i| i + 1));
         if self
@@ -533,21 +678,39 @@ impl Reactor {
         let Some(c) = self.connecters.get_mut(&id) else {
             return;
         };
+        if matches!(stream, Stream::Tcp(_)) {
+            c.socket
+                .monitor
+                .emit(event::CONNECT_DELAYED, EINPROGRESS, &c.endpoint, None);
+        }
         let pipes = c.pipes.take();
         if let Some(p) = &pipes {
             p.to_socket.set_waker(waker.clone());
             p.from_socket.set_waker(waker);
         }
-        let mut engine = Engine::new(stream, c.socket.clone(), &c.options, pipes, true);
+        let mut engine = Engine::new(
+            stream,
+            c.socket.clone(),
+            &c.options,
+            pipes,
+            true,
+            c.endpoint.clone(),
+        );
         // A socket closed while this peer was unreachable: deliver what it
         // queued, then stop.
         engine.draining = c.closing;
+        engine.peer_counters = Some(c.peer.clone());
         c.engine = Some(token);
+        let (serial, options) = (engine.serial, c.options.clone());
         let got = self.insert(Entry::Engine {
             engine: Box::new(engine),
-            origin: Origin::Connected { connecter: id },
+            origin: Origin::Connected {
+                connecter: id,
+                pipe_id: None,
+            },
         });
         debug_assert_eq!(got, token);
+        self.start_handshake_timer(token, serial, &options);
     }
 
     fn on_io(&mut self, token: Token, readable: bool, writable: bool) {
@@ -558,13 +721,20 @@ impl Reactor {
                     if !writable && !readable {
                         return;
                     }
-                    let failed = engine.stream.take_error().ok().flatten().is_some()
-                        || !engine.stream.is_connected();
-                    if failed {
-                        self.close_engine(token, true);
+                    let error = engine.stream.take_error().ok().flatten();
+                    if error.is_some() || !engine.stream.is_connected() {
+                        let errno = error.and_then(|e| e.raw_os_error()).unwrap_or(ECONNREFUSED);
+                        self.close_engine(token, Closed::Io(errno));
                         return;
                     }
                     engine.connecting = false;
+                    let peer = engine.peer_address();
+                    engine.socket.monitor.emit(
+                        event::CONNECTED,
+                        engine.stream.raw_fd(),
+                        &engine.endpoint,
+                        peer.as_deref(),
+                    );
                 }
                 engine.set_ready(readable, writable);
                 self.service(token);
@@ -590,17 +760,26 @@ impl Reactor {
                 id,
                 socket,
                 options,
+                endpoint,
             })) = self.entries.get_mut(token_index(token))
             else {
                 return;
             };
             let mut stream = match listener.accept() {
                 Ok(s) => s,
-                // WouldBlock: all accepted. Other errors (EMFILE, aborted
-                // connections) must not kill the listener: try again later.
-                Err(_) => return,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                // Other errors (EMFILE, aborted connections) must not kill
+                // the listener: try again later.
+                Err(e) => {
+                    let errno = e.raw_os_error().unwrap_or(0) as u32;
+                    socket
+                        .monitor
+                        .emit(event::ACCEPT_FAILED, errno, endpoint, None);
+                    return;
+                }
             };
-            let (listener_id, socket, options) = (*id, socket.clone(), options.clone());
+            let (listener_id, socket, options, endpoint) =
+                (*id, socket.clone(), options.clone(), endpoint.clone());
             if let Stream::Tcp(tcp) = &stream {
                 tcp::tune_stream(tcp, &options);
             }
@@ -617,16 +796,24 @@ impl Reactor {
             {
                 continue;
             }
-            let engine = Engine::new(stream, socket, &options, None, false);
+            let peer = stream.peer_address();
+            socket
+                .monitor
+                .emit(event::ACCEPTED, stream.raw_fd(), &endpoint, peer.as_deref());
+            let mut engine = Engine::new(stream, socket, &options, None, false, endpoint);
+            // From the start, so the handshake's bytes count too.
+            engine.peer_counters = Some(PeerShared::new(&*engine.endpoint));
+            let serial = engine.serial;
             let got = self.insert(Entry::Engine {
                 engine: Box::new(engine),
                 origin: Origin::Accepted {
                     listener: listener_id,
-                    options,
+                    options: options.clone(),
                     pipe_id: None,
                 },
             });
             debug_assert_eq!(got, new_token);
+            self.start_handshake_timer(new_token, serial, &options);
         }
     }
 
@@ -636,17 +823,65 @@ impl Reactor {
             else {
                 return;
             };
-            match engine.service(&mut self.scratch) {
+            let outcome = engine.service(&mut self.scratch);
+            if std::mem::take(&mut engine.deadline_armed) {
+                if let Some(at) = engine.deadline {
+                    let serial = engine.serial;
+                    self.add_timer(at, Timer::Deadline(token, serial));
+                }
+            }
+            match outcome {
                 Ok(Progress::Idle) => return,
                 Ok(Progress::More) => {
                     self.again.push(token);
                     return;
                 }
                 Ok(Progress::HandshakeDone(peer)) => self.handshake_done(token, peer),
-                Err(Closed::Drained) => return self.close_engine(token, false),
-                Err(Closed::Disconnected(_reason)) => return self.close_engine(token, true),
+                Err(why) => return self.close_engine(token, why),
             }
         }
+    }
+
+    /// Gives a connection that just completed its handshake new pipes to
+    /// the socket (bind side, and connect side with IMMEDIATE), and tells
+    /// the socket about them. Returns the new pipe's id.
+    fn attach_new_pipes(
+        engine: &mut Engine,
+        options: &Options,
+        waker: Waker,
+        routing_id: bytes::Bytes,
+    ) -> PipeId {
+        let peer = engine
+            .peer_counters
+            .get_or_insert_with(|| PeerShared::new(&*engine.endpoint))
+            .clone();
+        let id = next_id();
+        let socket_type = engine.socket.socket_type;
+        let (in_w, in_r) = pipe::pipe(
+            pipe::Queue::inbound(options, socket_type),
+            engine.socket.reader_waker(id),
+            waker.clone(),
+        );
+        let (out_w, out_r) = pipe::pipe(
+            pipe::Queue::outbound(options, socket_type),
+            waker,
+            engine.socket.waker(),
+        );
+        engine.pipes = Some(EnginePipes {
+            to_socket: in_w,
+            from_socket: out_r,
+        });
+        engine.socket.mailbox.send(SocketCmd::Attach {
+            id,
+            pipe: SocketPipe {
+                reader: in_r,
+                writer: out_w,
+                routing_id,
+                notice: None,
+                peer,
+            },
+        });
+        id
     }
 
     fn handshake_done(&mut self, token: Token, peer: ferromq_proto::PeerInfo) {
@@ -656,64 +891,101 @@ impl Reactor {
             return;
         };
         let routing_id = peer.identity();
+        let peer_address = engine.peer_address();
+        let counters = engine
+            .peer_counters
+            .get_or_insert_with(|| PeerShared::new(&*engine.endpoint));
+        *counters.address.lock().unwrap_or_else(|e| e.into_inner()) = peer_address.clone();
+        counters.set_connected(true);
+        engine.socket.monitor.emit(
+            event::HANDSHAKE_SUCCEEDED,
+            0,
+            &engine.endpoint,
+            peer_address.as_deref(),
+        );
         match origin {
             Origin::Accepted {
                 options, pipe_id, ..
             } => {
-                let id = next_id();
-                let socket_type = engine.socket.socket_type;
-                let (in_w, in_r) = pipe::pipe(
-                    pipe::Queue::inbound(options, socket_type),
-                    engine.socket.reader_waker(id),
-                    waker.clone(),
-                );
-                let (out_w, out_r) = pipe::pipe(
-                    pipe::Queue::outbound(options, socket_type),
-                    waker,
-                    engine.socket.waker(),
-                );
-                engine.pipes = Some(EnginePipes {
-                    to_socket: in_w,
-                    from_socket: out_r,
-                });
-                *pipe_id = Some(id);
-                engine.socket.mailbox.send(SocketCmd::Attach {
-                    id,
-                    pipe: SocketPipe {
-                        reader: in_r,
-                        writer: out_w,
-                        routing_id,
-                        notice: None,
-                    },
-                });
+                *pipe_id = Some(Self::attach_new_pipes(engine, options, waker, routing_id));
             }
-            Origin::Connected { connecter } => {
+            Origin::Connected { connecter, pipe_id } => {
                 if let Some(c) = self.connecters.get_mut(connecter) {
                     c.ivl = Duration::from_millis(c.options.reconnect_ivl.max(0) as u64);
-                    engine.socket.mailbox.send(SocketCmd::PeerReady {
-                        id: c.pipe_id,
-                        routing_id,
-                        reconnected: c.connected_before,
-                    });
+                    if c.connected_before {
+                        c.socket.reconnects.fetch_add(1, Ordering::Relaxed);
+                        c.peer.reconnects.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if engine.pipes.is_none() {
+                        // IMMEDIATE: only now does the socket see a peer.
+                        *pipe_id = Some(Self::attach_new_pipes(
+                            engine, &c.options, waker, routing_id,
+                        ));
+                    } else {
+                        engine.socket.mailbox.send(SocketCmd::PeerReady {
+                            id: c.pipe_id,
+                            routing_id,
+                            reconnected: c.connected_before,
+                        });
+                    }
                     c.connected_before = true;
                 }
             }
         }
+        if engine.heartbeat_ivl > 0 {
+            let at = Instant::now() + Duration::from_millis(engine.heartbeat_ivl);
+            let serial = engine.serial;
+            self.add_timer(at, Timer::Heartbeat(token, serial));
+        }
     }
 
-    fn close_engine(&mut self, token: Token, may_reconnect: bool) {
+    /// Reports why a connection ended to the socket's monitor, as libzmq
+    /// does: a failed connect closes its fd; a connection that ends fails
+    /// its handshake first if it had not finished it.
+    fn report_close(engine: &Engine, why: &Closed) {
+        let monitor = &engine.socket.monitor;
+        let fd = engine.stream.raw_fd();
+        let endpoint = &*engine.endpoint;
+        match why {
+            Closed::Local | Closed::Drained => {}
+            _ if engine.connecting => monitor.emit(event::CLOSED, fd, endpoint, None),
+            _ => {
+                let peer = engine.peer_address();
+                if engine.peer.is_none() {
+                    let (ev, value) = match why {
+                        Closed::Protocol(e) => (event::HANDSHAKE_FAILED_PROTOCOL, e.zmtp_code()),
+                        Closed::Io(errno) => (event::HANDSHAKE_FAILED_NO_DETAIL, *errno as u32),
+                        _ => (event::HANDSHAKE_FAILED_NO_DETAIL, ETIMEDOUT),
+                    };
+                    monitor.emit(ev, value, endpoint, peer.as_deref());
+                }
+                monitor.emit(event::DISCONNECTED, fd, endpoint, peer.as_deref());
+            }
+        }
+    }
+
+    fn close_engine(&mut self, token: Token, why: Closed) {
         let Some(Entry::Engine { mut engine, origin }) = self.remove(token) else {
             return;
         };
         engine.flush_before_close();
         let _ = self.poll.registry().deregister(&mut engine.stream);
+        if let Some(counters) = &engine.peer_counters {
+            counters.set_connected(false);
+        }
+        Self::report_close(&engine, &why);
         match origin {
             Origin::Accepted { pipe_id, .. } => {
                 if let Some(id) = pipe_id {
                     engine.socket.mailbox.send(SocketCmd::Detach { id });
                 }
             }
-            Origin::Connected { connecter } => {
+            Origin::Connected { connecter, pipe_id } => {
+                if let Some(id) = pipe_id {
+                    // IMMEDIATE: this connection's pipe leaves with it.
+                    engine.socket.mailbox.send(SocketCmd::Detach { id });
+                    drop(engine.pipes.take());
+                }
                 let pipes = engine.take_pipes();
                 let Some(c) = self.connecters.get_mut(&connecter) else {
                     return;
@@ -723,8 +995,25 @@ impl Reactor {
                 let socket_gone = c.pipes.as_mut().is_none_or(|p| p.from_socket.is_closed());
                 if c.closing && socket_gone {
                     self.connecters.remove(&connecter);
-                } else if may_reconnect || c.closing {
+                    return;
+                }
+                let handshake_failed = engine.peer.is_none() && !engine.connecting;
+                let flags = c.options.reconnect_stop;
+                let retry = match why {
+                    Closed::Local | Closed::Drained => c.closing,
+                    Closed::Io(errno) if engine.connecting => {
+                        !(errno == ECONNREFUSED && Self::stops_on_refusal(c))
+                    }
+                    // libzmq does not retry a peer that broke the protocol.
+                    Closed::Protocol(_) => false,
+                    Closed::Io(_) | Closed::Timeout => {
+                        !(handshake_failed && flags & reconnect_stop::HANDSHAKE_FAILED != 0)
+                    }
+                };
+                if retry {
                     self.schedule_reconnect(connecter);
+                } else {
+                    self.give_up(connecter);
                 }
             }
         }

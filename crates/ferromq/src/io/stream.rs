@@ -30,6 +30,27 @@ impl Stream {
         }
     }
 
+    /// The remote address as a URI, as libzmq reports it.
+    pub(crate) fn peer_address(&self) -> Option<String> {
+        match self {
+            Stream::Tcp(s) => s.peer_addr().ok().map(|a| format!("tcp://{a}")),
+            Stream::Unix(s) => s
+                .peer_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| format!("ipc://{}", p.display()))),
+        }
+    }
+
+    /// The file descriptor, the value of several monitor events.
+    pub(crate) fn raw_fd(&self) -> u32 {
+        use std::os::fd::AsRawFd;
+        let fd = match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        };
+        fd as u32
+    }
+
     /// Whether the non-blocking connect reached the peer.
     pub(crate) fn is_connected(&self) -> bool {
         match self {
@@ -85,6 +106,16 @@ impl Listener {
             Listener::Tcp(l) => l,
             Listener::Unix { listener, .. } => listener,
         }
+    }
+
+    /// The listening file descriptor (the value of LISTENING and CLOSED).
+    pub(crate) fn raw_fd(&self) -> u32 {
+        use std::os::fd::AsRawFd;
+        let fd = match self {
+            Listener::Tcp(l) => l.as_raw_fd(),
+            Listener::Unix { listener, .. } => listener.as_raw_fd(),
+        };
+        fd as u32
     }
 
     pub(crate) fn accept(&self) -> io::Result<Stream> {

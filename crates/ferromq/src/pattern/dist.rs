@@ -155,6 +155,7 @@ pub(crate) mod testing {
                 writer,
                 routing_id: bytes::Bytes::new(),
                 notice: None,
+                peer: crate::stats::PeerShared::new("test"),
             },
         );
         Peer {

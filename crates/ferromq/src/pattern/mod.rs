@@ -40,6 +40,8 @@ pub(crate) struct SocketPipe {
     /// inproc only: tells the peer socket when this end goes away (over
     /// tcp and ipc the engine does that).
     pub(crate) notice: Option<crate::inproc::PeerNotice>,
+    /// The connection's counters, for [`crate::Socket::stats`].
+    pub(crate) peer: std::sync::Arc<crate::stats::PeerShared>,
 }
 
 /// Hashes pipe ids, which are unique counters: one multiply spreads them,

@@ -65,12 +65,14 @@ pub(super) fn slot(
         SlotWriter {
             slot: slot.clone(),
             counts: counted_by == End::Writer,
+            written: 0,
             lost: 0,
         },
         SlotReader {
             slot,
             counts: counted_by == End::Reader,
             mid_message: false,
+            read: 0,
         },
     )
 }
@@ -80,6 +82,8 @@ pub(super) struct SlotWriter {
     slot: Arc<Slot>,
     /// This end reports the conflated count.
     counts: bool,
+    /// Whole messages written (replaced ones too).
+    written: u64,
     /// Whole messages written after the reader went away.
     lost: u64,
 }
@@ -87,6 +91,7 @@ pub(super) struct SlotWriter {
 impl SlotWriter {
     /// Puts `msg` in the slot, replacing (and dropping) an unread frame.
     pub(super) fn write(&mut self, msg: Msg) {
+        self.written += u64::from(!msg.more());
         let replaced = {
             let mut state = lock(&self.slot.state);
             if state.reader_closed {
@@ -152,6 +157,10 @@ impl SlotWriter {
             0
         }
     }
+
+    pub(super) fn written(&self) -> u64 {
+        self.written
+    }
 }
 
 impl Drop for SlotWriter {
@@ -176,6 +185,8 @@ pub(super) struct SlotReader {
     /// This end reports the conflated count.
     counts: bool,
     mid_message: bool,
+    /// Whole messages read.
+    read: u64,
 }
 
 impl SlotReader {
@@ -186,6 +197,7 @@ impl SlotReader {
             Some(msg) => {
                 drop(state);
                 self.mid_message = msg.more();
+                self.read += u64::from(!self.mid_message);
                 Ok(msg)
             }
             None if state.writer_closed => Err(ReadState::Closed),
@@ -208,6 +220,10 @@ impl SlotReader {
 
     pub(super) fn mid_message(&self) -> bool {
         self.mid_message
+    }
+
+    pub(super) fn messages_read(&self) -> u64 {
+        self.read
     }
 
     pub(super) fn set_waker(&self, waker: Waker) {
