@@ -116,6 +116,9 @@ struct Shared {
     published: Padded<AtomicU64>,
     /// Whole messages consumed (written by the reader only).
     read: Padded<AtomicU64>,
+    /// Whole messages published, for statistics only (written by the
+    /// writer at each flush, on a line of its own).
+    published_messages: Padded<AtomicU64>,
     flags: Padded<Flags>,
     /// An emptied chunk handed back by the reader for the writer to reuse.
     spare: AtomicPtr<Chunk>,
@@ -472,6 +475,14 @@ impl PipeReader {
             ReaderKind::Slot(r) => r.messages_read(),
         }
     }
+
+    /// Whole messages published and not yet read (for statistics).
+    pub(crate) fn waiting(&mut self) -> u64 {
+        match &mut self.0 {
+            ReaderKind::Queue(r) => r.waiting(),
+            ReaderKind::Slot(r) => u64::from(r.check_read()),
+        }
+    }
 }
 
 /// Creates a lock-free queue holding at most `hwm` whole messages
@@ -480,6 +491,7 @@ fn queue_pipe(hwm: u64, reader_waker: Waker, writer_waker: Waker) -> (QueueWrite
     let first = Chunk::alloc();
     let shared = Arc::new(Shared {
         published: Padded(AtomicU64::new(0)),
+        published_messages: Padded(AtomicU64::new(0)),
         read: Padded(AtomicU64::new(0)),
         flags: Padded(Flags {
             // A new reader may already be waiting without having looked.
@@ -656,6 +668,9 @@ impl QueueWriter {
         }
         self.published = self.stored;
         self.shared
+            .published_messages
+            .store(self.written, Ordering::Relaxed);
+        self.shared
             .published
             .store(self.published, Ordering::SeqCst);
         let flags = &self.shared.flags;
@@ -818,6 +833,12 @@ impl QueueReader {
     /// Whole messages read so far (for statistics).
     pub(crate) fn messages_read(&self) -> u64 {
         self.read
+    }
+
+    /// Whole messages published and not yet read (for statistics).
+    fn waiting(&self) -> u64 {
+        let published = self.shared.published_messages.load(Ordering::Relaxed);
+        published.saturating_sub(self.read)
     }
 
     /// True if the last frame read had MORE set.

@@ -747,7 +747,7 @@ impl Socket {
         stats.reconnects = inner.link.reconnects.load(Ordering::Relaxed);
         let ids: Vec<PipeId> = inner.pipes.ids().collect();
         for id in ids {
-            let Some(pipe) = inner.pipes.get(id) else {
+            let Some(pipe) = inner.pipes.get_mut(id) else {
                 continue;
             };
             let (messages_out, queued_out) = pipe.writer.message_counts();
@@ -765,6 +765,7 @@ impl Socket {
                     && !pipe.writer.is_reader_closed(),
                 messages_out,
                 messages_in: pipe.reader.messages_read(),
+                queued_in: pipe.reader.waiting(),
                 bytes_out: load(&peer.bytes_out),
                 bytes_in: load(&peer.bytes_in),
                 queued_out,

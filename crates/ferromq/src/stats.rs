@@ -155,6 +155,9 @@ pub struct PeerStats {
     pub bytes_in: u64,
     /// Messages queued for the peer that it has not taken yet.
     pub queued_out: u64,
+    /// Messages from the peer waiting for the application to receive
+    /// them.
+    pub queued_in: u64,
     /// Times the connection to this peer was re-made.
     pub reconnects: u64,
 }

@@ -531,8 +531,13 @@ fn stats_show_each_peer_and_where_messages_wait() {
         .as_deref()
         .is_some_and(|a| a.starts_with("tcp://127.0.0.1:")));
     assert_eq!(
-        (tcp.messages_in, tcp.messages_out, tcp.queued_out),
-        (1, 1, 0)
+        (
+            tcp.messages_in,
+            tcp.messages_out,
+            tcp.queued_out,
+            tcp.queued_in
+        ),
+        (1, 1, 0, 0)
     );
     assert!(tcp.bytes_in > 0, "wire bytes are counted");
     // (The I/O thread counts a write just after making it: the reply may
@@ -562,6 +567,7 @@ fn stats_show_each_peer_and_where_messages_wait() {
     let peers = waiting.stats().unwrap().peers;
     assert_eq!(peers.len(), 1);
     assert_eq!(peers[0].endpoint, nowhere);
+    assert_eq!(peers[0].queued_in, 0);
     assert!(!peers[0].connected);
     assert_eq!((peers[0].messages_out, peers[0].queued_out), (5, 5));
 }
@@ -583,4 +589,29 @@ fn a_finite_linger_bounds_how_long_term_waits_for_an_absent_peer() {
     done_rx
         .recv_timeout(DEADLINE)
         .expect("term() returned once LINGER expired");
+}
+
+#[test]
+fn stats_show_messages_waiting_to_be_received() {
+    let ctx = Context::new();
+    for ep in ["tcp://127.0.0.1:*", "inproc://stats-waiting"] {
+        let pull = ctx.socket(SocketType::Pull).unwrap();
+        pull.bind(ep).unwrap();
+        let push = connected(&ctx, SocketType::Push, &pull.last_endpoint().unwrap());
+        for _ in 0..7 {
+            push.send("unread", 0).unwrap();
+        }
+        wait_until("seven messages waiting", || {
+            pull.stats()
+                .unwrap()
+                .peers
+                .iter()
+                .map(|p| p.queued_in)
+                .sum::<u64>()
+                == 7
+        });
+        pull.recv(0).unwrap();
+        let peers = pull.stats().unwrap().peers;
+        assert_eq!((peers[0].queued_in, peers[0].messages_in), (6, 1), "{ep}");
+    }
 }
