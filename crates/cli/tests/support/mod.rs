@@ -262,12 +262,18 @@ pub fn start_bound(name: &str, args: &[&str]) -> Proc {
 /// `ip netns exec`).
 pub fn start_bound_with(name: &str, mut make: impl FnMut() -> Command) -> Proc {
     let start = Instant::now();
+    let is_ready = |lines: &[String]| lines.iter().any(|l| l.starts_with("ready "));
     loop {
         let mut p = Proc::spawn(name, make());
-        p.pump_one(DEADLINE);
-        if p.lines.first().is_some_and(|l| l.starts_with("ready ")) {
+        // Monitor event lines may come first; `ready` or the end of
+        // stdout (the bind failed) decides.
+        while !is_ready(&p.lines) && !p.eof && start.elapsed() < DEADLINE {
+            p.pump_one(Duration::from_millis(100));
+        }
+        if is_ready(&p.lines) {
             return p;
         }
+        let _ = p.child.kill();
         let _ = p.child.wait();
         let why = p.describe();
         assert!(
