@@ -2,6 +2,8 @@
 //! processes read line by line, monitor event logs, sequence checks.
 #![allow(dead_code)] // each test file uses a subset
 
+pub mod netns;
+
 use ferromq::monitor::event;
 use ferromq::{Monitor, MonitorEvent};
 use std::io::{BufRead, BufReader, Read};
