@@ -249,7 +249,9 @@ fn pull_keeps_receiving_from_a_push_killed_mid_stream_and_restarted() {
     );
     assert_eq!(got_b.len(), got.len() - from_a, "only b.* after the kill");
     assert_run("from the killed sender", &got_a, 0, 1);
-    assert!(got_a.len() <= sent_a.len());
+    // A process killed between a send and its `sent` line delivers one
+    // message more than it printed.
+    assert!(got_a.len() <= sent_a.len() + 1);
     assert_run("from the new sender", &got_b, 0, 1);
     assert_eq!(got_b.len(), 300);
     assert_eq!(
@@ -262,7 +264,7 @@ fn pull_keeps_receiving_from_a_push_killed_mid_stream_and_restarted() {
          events: {}",
         sent_a.len(),
         got_a.len(),
-        sent_a.len() - got_a.len(),
+        sent_a.len().saturating_sub(got_a.len()),
         events.names()
     );
 }
@@ -361,7 +363,8 @@ fn sub_resubscribes_to_a_pub_restarted_on_the_same_port() {
     assert_run("keep.a.*", &got_a, got_a[0], 2);
     assert_eq!(got_b[0] % 2, 0);
     assert_run("keep.b.*", &got_b, got_b[0], 2);
-    assert!(*got_a.last().unwrap() <= *a.sent().last().unwrap());
+    // (+1: killed between a send and its `sent` line)
+    assert!(*got_a.last().unwrap() <= *a.sent().last().unwrap() + 1);
     eprintln!(
         "restarted PUB: from a {} (keep.a.{}..={}), from b {} (from keep.b.{}); \
          DISCONNECTED #{disconnected}, HANDSHAKE_SUCCEEDED #{handshake}: {}",
