@@ -69,6 +69,9 @@ class FerroPeer:
         sndtimeo: int = 5000,
         router_mandatory: bool = False,
         xpub_verbose: bool = False,
+        conflate: bool = False,
+        sndhwm: int | None = None,
+        rcvhwm: int | None = None,
     ):
         self.socket_type = socket_type
         args = [binary, "peer", "--type", socket_type]
@@ -85,6 +88,12 @@ class FerroPeer:
             args.append("--router-mandatory")
         if xpub_verbose:
             args.append("--xpub-verbose")
+        if conflate:
+            args.append("--conflate")
+        if sndhwm is not None:
+            args.append(f"--sndhwm={sndhwm}")
+        if rcvhwm is not None:
+            args.append(f"--rcvhwm={rcvhwm}")
         self.args = args
         self.proc = subprocess.Popen(
             args,
@@ -174,6 +183,20 @@ class FerroPeer:
             if e.kind == "EAGAIN":
                 return None
             raise
+
+    def send_seq(self, count: int, first: int = 0, size: int = 0, timeout: float = TIMEOUT) -> None:
+        """Sends `count` one-part messages whose bodies are the decimal
+        numbers first, first+1, ... (padded with b"." to `size` bytes);
+        returns once all were sent."""
+        reply = self.command(f"sendseq {count} {first} {size}", timeout=timeout)
+        assert reply == "ok", reply
+
+    def stats(self) -> dict[str, int]:
+        """The socket's counters: sent, received, dropped (the total) and
+        the dropped count of each reason (hwm, peer_gone, conflated, ...)."""
+        kind, *fields = self.command("stats").split(" ")
+        assert kind == "stats", kind
+        return {k: int(v) for k, v in (f.split("=", 1) for f in fields)}
 
     def sub(self, topic: bytes) -> None:
         self.command("sub " + hexpart(topic))

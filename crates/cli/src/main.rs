@@ -74,6 +74,16 @@ pub struct SocketArgs {
     /// XPUB: pass every subscription up, not only new ones.
     #[arg(long)]
     xpub_verbose: bool,
+    /// CONFLATE: keep only the latest message in each queue (PUB, SUB,
+    /// PUSH, PULL, DEALER).
+    #[arg(long)]
+    conflate: bool,
+    /// SNDHWM: most messages queued per peer for sending (0: no limit).
+    #[arg(long, value_name = "N")]
+    sndhwm: Option<i32>,
+    /// RCVHWM: most messages queued per peer on receipt (0: no limit).
+    #[arg(long, value_name = "N")]
+    rcvhwm: Option<i32>,
 }
 
 #[derive(Args)]
@@ -141,6 +151,15 @@ impl SocketArgs {
         }
         if self.xpub_verbose {
             set("--xpub-verbose", socket.set_xpub_verbose(true))?;
+        }
+        if self.conflate {
+            set("--conflate", socket.set_conflate(true))?;
+        }
+        if let Some(n) = self.sndhwm {
+            set("--sndhwm", socket.set_sndhwm(n))?;
+        }
+        if let Some(n) = self.rcvhwm {
+            set("--rcvhwm", socket.set_rcvhwm(n))?;
         }
         for topic in &self.subscribe {
             set("--subscribe", socket.set_subscribe(topic.as_bytes()))?;

@@ -8,9 +8,11 @@
 //! | command | reply |
 //! |---|---|
 //! | `send <part> <part>...` | `ok` |
+//! | `sendseq COUNT [FIRST [SIZE]]`: COUNT one-part messages whose bodies are the decimal numbers FIRST (default 0), FIRST+1, ..., each padded with `.` to SIZE bytes if shorter | `ok` once all were sent |
 //! | `recv [timeout_ms]` (none or negative: wait forever) | `msg <part> <part>...` |
 //! | `endpoint` | `endpoint <last_endpoint>` (`-` if none) |
 //! | `events` | `events <n>`: ZMQ_EVENTS, POLLIN 1 + POLLOUT 2; like any socket call it also lets the socket take in new connections (an idle socket does not, as in libzmq) |
+//! | `stats` | `stats sent=<n> received=<n> dropped=<n> hwm=<n> unroutable=<n> peer_gone=<n> conflated=<n> unexpected=<n>`: the socket's message counts |
 //! | `sub [<hex>]` / `unsub [<hex>]` (no argument: the empty prefix) | `ok` |
 //! | `bind EP` / `connect EP` / `unbind EP` / `disconnect EP` | `ok` |
 //! | `ping` | `pong` |
@@ -31,6 +33,9 @@ use std::process::ExitCode;
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
     Send(Vec<Vec<u8>>),
+    /// Count, first number, size to pad each body to.
+    SendSeq(u64, u64, usize),
+    Stats,
     /// Timeout in ms; negative waits forever.
     Recv(i32),
     Endpoint,
@@ -47,7 +52,8 @@ pub enum Command {
 }
 
 const HELP: &str =
-    "send <hexpart>... | recv [timeout_ms] | endpoint | events | sub [hex] | unsub [hex] \
+    "send <hexpart>... | sendseq COUNT [FIRST [SIZE]] | recv [timeout_ms] | endpoint | events | stats \
+| sub [hex] | unsub [hex] \
 | bind EP | connect EP | unbind EP | disconnect EP | ping | help | quit (empty part: -)";
 
 /// Parses one line; `Ok(None)` for a blank line or a `#` comment.
@@ -98,6 +104,21 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
                 .map_err(|_| format!("recv: timeout {ms:?} is not a number of milliseconds")),
             _ => Err("usage: recv [TIMEOUT_MS]".into()),
         },
+        "sendseq" => {
+            let number = |s: &str| {
+                s.parse::<u64>()
+                    .map_err(|_| format!("sendseq: {s:?} is not a number"))
+            };
+            let (count, first, size) = match args.as_slice() {
+                [count] => (number(count)?, 0, 0),
+                [count, first] => (number(count)?, number(first)?, 0),
+                [count, first, size] => (number(count)?, number(first)?, number(size)?),
+                _ => return Err("usage: sendseq COUNT [FIRST [SIZE]]".into()),
+            };
+            let size = usize::try_from(size).map_err(|_| "sendseq: SIZE is too big")?;
+            Ok(Some(Command::SendSeq(count, first, size)))
+        }
+        "stats" => no_args(Command::Stats),
         "endpoint" => no_args(Command::Endpoint),
         "events" => no_args(Command::Events),
         "sub" => Ok(Some(Command::Sub(prefix()?))),
@@ -140,6 +161,33 @@ fn ok_or_err(r: ferromq::Result<()>) -> String {
 pub fn execute(socket: &Socket, cmd: Command) -> String {
     match cmd {
         Command::Send(parts) => ok_or_err(socket.send_multipart(parts, 0)),
+        Command::SendSeq(count, first, size) => {
+            ok_or_err((first..first.saturating_add(count)).try_for_each(|n| {
+                let mut body = n.to_string().into_bytes();
+                if body.len() < size {
+                    body.resize(size, b'.');
+                }
+                socket.send(body, 0)
+            }))
+        }
+        Command::Stats => match socket.stats() {
+            Ok(s) => {
+                let d = s.dropped;
+                format!(
+                    "stats sent={} received={} dropped={} hwm={} unroutable={} peer_gone={} \
+                     conflated={} unexpected={}",
+                    s.messages_sent,
+                    s.messages_received,
+                    d.total(),
+                    d.hwm,
+                    d.unroutable,
+                    d.peer_gone,
+                    d.conflated,
+                    d.unexpected
+                )
+            }
+            Err(e) => err_reply(&e),
+        },
         Command::Recv(timeout) => {
             let r = socket
                 .set_rcvtimeo(timeout.max(-1))
@@ -251,6 +299,12 @@ mod tests {
         assert_eq!(parse("recv").unwrap(), Some(Command::Recv(-1)));
         assert_eq!(parse("recv 250").unwrap(), Some(Command::Recv(250)));
         assert_eq!(parse("events").unwrap(), Some(Command::Events));
+        assert_eq!(parse("stats").unwrap(), Some(Command::Stats));
+        assert_eq!(parse("sendseq 5").unwrap(), Some(Command::SendSeq(5, 0, 0)));
+        assert_eq!(
+            parse("sendseq 5 10 64").unwrap(),
+            Some(Command::SendSeq(5, 10, 64))
+        );
         assert_eq!(parse("sub").unwrap(), Some(Command::Sub(vec![])));
         assert_eq!(
             parse("unsub 41").unwrap(),
@@ -278,6 +332,11 @@ mod tests {
             "bind a b",
             "endpoint x",
             "sub 1 2",
+            "sendseq",
+            "sendseq -1",
+            "sendseq 1 x",
+            "sendseq 1 2 3 4",
+            "stats now",
             "frobnicate",
             "\u{0}",
         ] {
@@ -309,5 +368,26 @@ mod tests {
         assert_eq!(execute(&pull, Command::Events), "events 0");
         assert!(execute(&pull, Command::Recv(10)).starts_with("err EAGAIN "));
         assert!(execute(&pull, Command::Bind("tcp://nowhere".into())).starts_with("err EINVAL "));
+    }
+
+    #[test]
+    fn sendseq_and_stats_through_execute() {
+        let ctx = ferromq::Context::new();
+        let pull = ctx.socket(ferromq::SocketType::Pull).unwrap();
+        pull.bind("inproc://peer-sendseq").unwrap();
+        let push = ctx.socket(ferromq::SocketType::Push).unwrap();
+        push.connect("inproc://peer-sendseq").unwrap();
+        assert_eq!(execute(&push, Command::SendSeq(2, 9, 0)), "ok");
+        assert_eq!(execute(&push, Command::SendSeq(1, 11, 4)), "ok");
+        for body in ["9", "10", "11.."] {
+            let hex = encode_part(body.as_bytes());
+            assert_eq!(execute(&pull, Command::Recv(5000)), format!("msg {hex}"));
+        }
+        assert_eq!(
+            execute(&push, Command::Stats),
+            "stats sent=3 received=0 dropped=0 hwm=0 unroutable=0 peer_gone=0 conflated=0 \
+             unexpected=0"
+        );
+        assert!(execute(&pull, Command::Stats).starts_with("stats sent=0 received=3 "));
     }
 }

@@ -30,15 +30,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 /// Socket options for lifecycle and fault tests, set before any bind or
-/// connect (libzmq takes them when a connection is made).
+/// connect (libzmq takes them when a connection is made). The HWMs are
+/// among the common socket options.
 #[derive(Args, Debug)]
 pub struct Tuning {
-    /// SNDHWM in messages (0: no limit).
-    #[arg(long, value_name = "N")]
-    sndhwm: Option<i32>,
-    /// RCVHWM in messages (0: no limit).
-    #[arg(long, value_name = "N")]
-    rcvhwm: Option<i32>,
     /// HEARTBEAT_IVL in ms: send a PING this often (0: off).
     #[arg(long, value_name = "MS")]
     heartbeat_ivl: Option<i32>,
@@ -124,8 +119,6 @@ fn open(ctx: &Context, args: &SocketArgs, tuning: &Tuning) -> Result<Socket, Str
     let socket = bare.open(ctx)?;
     let t = &tuning;
     for (name, option, value) in [
-        ("--sndhwm", ferromq::option::SNDHWM, t.sndhwm),
-        ("--rcvhwm", ferromq::option::RCVHWM, t.rcvhwm),
         (
             "--heartbeat-ivl",
             ferromq::option::HEARTBEAT_IVL,

@@ -6,10 +6,18 @@
 //! the context's registry; the connector can queue messages meanwhile (up
 //! to the HWM), and the bind hands the parked ends to the binder, as libzmq
 //! 4.x does.
+//!
+//! CONFLATE: the pipe from one socket to the other conflates if the
+//! writing socket conflates what it sends or the reading one what it
+//! receives (see [`pipe::conflates`]). libzmq consults only the connecting
+//! socket's option, for both directions; here the binder's counts too,
+//! except for a connect made before the bind: its pipes exist before the
+//! binder's options are known, so only the connector's apply.
 
 use crate::pattern::{PipeId, SocketPipe};
-use crate::pipe;
+use crate::pipe::{self, End, Queue};
 use crate::socket::{SocketCmd, SocketLink};
+use crate::stats::PeerShared;
 use bytes::Bytes;
 use ferromq_proto::SocketType;
 use std::collections::HashMap;
@@ -21,6 +29,7 @@ pub(crate) struct PeerOptions {
     pub(crate) socket_type: SocketType,
     pub(crate) sndhwm: i32,
     pub(crate) rcvhwm: i32,
+    pub(crate) conflate: bool,
     pub(crate) routing_id: Bytes,
 }
 
@@ -31,6 +40,7 @@ impl PeerOptions {
             socket_type,
             sndhwm: 1000,
             rcvhwm: 1000,
+            conflate: false,
             routing_id: Bytes::new(),
         }
     }
@@ -43,6 +53,19 @@ fn combined_hwm(writer: &PeerOptions, reader: &PeerOptions) -> u64 {
         0
     } else {
         writer.sndhwm as u64 + reader.rcvhwm as u64
+    }
+}
+
+/// The queue of the pipe from `writer` to `reader`: a conflating slot if
+/// either side conflates that direction (counted by the reader if it asked
+/// for it), else the combined HWM.
+fn queue(writer: &PeerOptions, reader: &PeerOptions) -> Queue {
+    if pipe::conflates(reader.conflate, reader.socket_type, true) {
+        Queue::Conflate(End::Reader)
+    } else if pipe::conflates(writer.conflate, writer.socket_type, false) {
+        Queue::Conflate(End::Writer)
+    } else {
+        Queue::Hwm(combined_hwm(writer, reader))
     }
 }
 
@@ -122,6 +145,7 @@ pub(crate) struct Accepted {
 /// Makes the pipe pair between a connector and a binder. Returns the
 /// connector's and the binder's `SocketPipe`.
 fn make_pair(
+    name: &str,
     connector: (&Arc<SocketLink>, &PeerOptions, PipeId),
     binder: Option<(&Arc<SocketLink>, &PeerOptions, PipeId)>,
 ) -> (SocketPipe, SocketPipe) {
@@ -132,12 +156,14 @@ fn make_pair(
         None => (&unknown, pipe::no_waker(), pipe::no_waker()),
     };
     let (to_binder_w, to_binder_r) =
-        pipe::pipe(combined_hwm(c_opts, b_opts), b_reader_waker, c_link.waker());
+        pipe::pipe(queue(c_opts, b_opts), b_reader_waker, c_link.waker());
     let (to_connector_w, to_connector_r) = pipe::pipe(
-        combined_hwm(b_opts, c_opts),
+        queue(b_opts, c_opts),
         c_link.reader_waker(c_pipe),
         b_writer_waker,
     );
+    let peer = PeerShared::new(format!("inproc://{name}"));
+    peer.set_connected(binder.is_some());
     let sides = Arc::new(Mutex::new(Sides::default()));
     lock(&sides).alive[CONNECTOR] = Some(Side {
         link: c_link.clone(),
@@ -154,6 +180,7 @@ fn make_pair(
             sides: sides.clone(),
             me: CONNECTOR,
         }),
+        peer: peer.clone(),
     };
     let binder_end = SocketPipe {
         reader: to_binder_r,
@@ -163,6 +190,7 @@ fn make_pair(
             sides: sides.clone(),
             me: BINDER,
         }),
+        peer,
     };
     (connector_end, binder_end)
 }
@@ -217,6 +245,7 @@ impl Registry {
                 continue;
             }
             let id = new_id();
+            ends.peer.set_connected(true);
             ends.reader.set_waker(link.reader_waker(id));
             ends.writer.set_waker(link.waker());
             ends.reader.set_hwm(combined_hwm(&connector, &options));
@@ -266,6 +295,7 @@ impl Registry {
                     return Connected::Incompatible;
                 }
                 let (mine, theirs) = make_pair(
+                    name,
                     (link, &options, pipe),
                     Some((&binder.link, &binder.options, binder_pipe)),
                 );
@@ -279,7 +309,7 @@ impl Registry {
                 Connected::Joined(mine)
             }
             None => {
-                let (mine, theirs) = make_pair((link, &options, pipe), None);
+                let (mine, theirs) = make_pair(name, (link, &options, pipe), None);
                 self.pending
                     .entry(name.to_owned())
                     .or_default()

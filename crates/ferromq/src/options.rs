@@ -31,6 +31,7 @@ pub mod id {
     pub const IPV6: i32 = 42;
     pub const REQ_CORRELATE: i32 = 52;
     pub const REQ_RELAXED: i32 = 53;
+    pub const CONFLATE: i32 = 54;
     pub const HANDSHAKE_IVL: i32 = 66;
     pub const HEARTBEAT_IVL: i32 = 75;
     pub const HEARTBEAT_TTL: i32 = 76;
@@ -63,6 +64,8 @@ pub const POLLOUT: i32 = 2;
 pub(crate) struct Options {
     pub(crate) sndhwm: i32,
     pub(crate) rcvhwm: i32,
+    /// CONFLATE: keep only the latest message (see [`crate::pipe::conflates`]).
+    pub(crate) conflate: bool,
     pub(crate) linger: i32,
     pub(crate) rcvtimeo: i32,
     pub(crate) sndtimeo: i32,
@@ -87,6 +90,7 @@ impl Default for Options {
         Options {
             sndhwm: 1000,
             rcvhwm: 1000,
+            conflate: false,
             linger: -1,
             rcvtimeo: -1,
             sndtimeo: -1,
@@ -169,6 +173,8 @@ impl Options {
         match option {
             id::SNDHWM => self.sndhwm = at_least("SNDHWM", int_value(option, value)?, 0)?,
             id::RCVHWM => self.rcvhwm = at_least("RCVHWM", int_value(option, value)?, 0)?,
+            // Every socket type takes it, as in libzmq; it acts on some.
+            id::CONFLATE => self.conflate = bool_value(option, value)?,
             id::LINGER => self.linger = at_least("LINGER", int_value(option, value)?, -1)?,
             id::RCVTIMEO => self.rcvtimeo = at_least("RCVTIMEO", int_value(option, value)?, -1)?,
             id::SNDTIMEO => self.sndtimeo = at_least("SNDTIMEO", int_value(option, value)?, -1)?,
@@ -241,6 +247,7 @@ impl Options {
         match option {
             id::SNDHWM => int(self.sndhwm),
             id::RCVHWM => int(self.rcvhwm),
+            id::CONFLATE => int(i32::from(self.conflate)),
             id::LINGER => int(self.linger),
             id::RCVTIMEO => int(self.rcvtimeo),
             id::SNDTIMEO => int(self.sndtimeo),

@@ -16,9 +16,19 @@
 //!
 //! This replaced a mutex-guarded queue: perf put the lock, its contention
 //! and the queue moves at about a third of tcp and most of inproc time.
+//!
+//! A pipe of a socket with CONFLATE is instead a single slot (see
+//! [`slot`]): each frame written replaces the one not yet read, and the
+//! HWM does not apply. Which kind a pipe is ([`Queue`]) is fixed when it
+//! is made; [`PipeWriter`] and [`PipeReader`] dispatch on it, so a queue
+//! pipe pays one predictable branch per call for the option.
 #![allow(unsafe_code)]
 
+mod slot;
+
 use crate::msg::Msg;
+use crate::options::Options;
+use ferromq_proto::SocketType;
 use std::cell::{Cell, UnsafeCell};
 use std::mem::MaybeUninit;
 use std::ptr;
@@ -183,8 +193,290 @@ impl Drop for Shared {
     }
 }
 
-/// Creates a pipe holding at most `hwm` whole messages (0 = unlimited).
-pub(crate) fn pipe(hwm: u64, reader_waker: Waker, writer_waker: Waker) -> (PipeWriter, PipeReader) {
+/// How a pipe holds what is written to it, chosen when it is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Queue {
+    /// A queue of at most this many whole messages (0 = unlimited).
+    Hwm(u64),
+    /// CONFLATE: only the latest frame is kept; a frame written replaces
+    /// the one not read yet, whatever the HWM. The given end counts the
+    /// messages replaced (see [`PipeWriter::conflated`]): the end of the
+    /// socket that set CONFLATE, so that over inproc, where both ends
+    /// are sockets, a replacement is counted once.
+    Conflate(End),
+}
+
+/// One end of a pipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// The writing end.
+    Writer,
+    /// The reading end.
+    Reader,
+}
+
+/// Whether a socket of `socket_type` with CONFLATE set `conflate` keeps
+/// only the latest message in its inbound (`inbound`) or outbound queue.
+///
+/// libzmq applies CONFLATE to PUB, SUB, PUSH, PULL and DEALER and accepts
+/// it, to no effect, on every other type. It conflates both directions of
+/// each connection, so a SUB's subscriptions (its outbound queue) and a
+/// PUB's incoming subscriptions replace each other and all but the last
+/// are lost (a conflating SUB that subscribes to two topics gets only the
+/// second). Here only the directions that carry the application's
+/// messages conflate: into PULL, SUB and DEALER; out of PUSH, PUB and
+/// DEALER. Subscriptions always queue.
+pub(crate) fn conflates(conflate: bool, socket_type: SocketType, inbound: bool) -> bool {
+    use SocketType::{Dealer, Pub, Pull, Push, Sub};
+    conflate
+        && if inbound {
+            matches!(socket_type, Pull | Sub | Dealer)
+        } else {
+            matches!(socket_type, Push | Pub | Dealer)
+        }
+}
+
+impl Queue {
+    /// The queue for messages coming into a socket of `socket_type` (over
+    /// tcp and ipc: from its engine): RCVHWM, or a slot under CONFLATE.
+    pub(crate) fn inbound(options: &Options, socket_type: SocketType) -> Queue {
+        if conflates(options.conflate, socket_type, true) {
+            Queue::Conflate(End::Reader)
+        } else {
+            Queue::Hwm(options.rcvhwm as u64)
+        }
+    }
+
+    /// The queue for messages a socket of `socket_type` sends (over tcp
+    /// and ipc: to its engine): SNDHWM, or a slot under CONFLATE.
+    pub(crate) fn outbound(options: &Options, socket_type: SocketType) -> Queue {
+        if conflates(options.conflate, socket_type, false) {
+            Queue::Conflate(End::Writer)
+        } else {
+            Queue::Hwm(options.sndhwm as u64)
+        }
+    }
+}
+
+/// Creates a pipe of the given kind.
+pub(crate) fn pipe(
+    queue: Queue,
+    reader_waker: Waker,
+    writer_waker: Waker,
+) -> (PipeWriter, PipeReader) {
+    match queue {
+        Queue::Hwm(hwm) => {
+            let (w, r) = queue_pipe(hwm, reader_waker, writer_waker);
+            (
+                PipeWriter(WriterKind::Queue(w)),
+                PipeReader(ReaderKind::Queue(r)),
+            )
+        }
+        Queue::Conflate(counted_by) => {
+            let (w, r) = slot::slot(counted_by, reader_waker, writer_waker);
+            (
+                PipeWriter(WriterKind::Slot(w)),
+                PipeReader(ReaderKind::Slot(r)),
+            )
+        }
+    }
+}
+
+/// The writing end of a pipe.
+pub(crate) struct PipeWriter(WriterKind);
+
+enum WriterKind {
+    Queue(QueueWriter),
+    Slot(slot::SlotWriter),
+}
+
+impl PipeWriter {
+    /// Whether a new message may be started without exceeding the HWM
+    /// (always, for a conflating pipe). When it may not, the writer is
+    /// marked blocked and will be woken when the reader makes room.
+    #[inline]
+    pub(crate) fn check_write(&self) -> bool {
+        match &self.0 {
+            WriterKind::Queue(w) => w.check_write(),
+            WriterKind::Slot(_) => true,
+        }
+    }
+
+    /// Changes the pipe's HWM (0 = unlimited); a conflating pipe has none.
+    pub(crate) fn set_hwm(&self, hwm: u64) {
+        if let WriterKind::Queue(w) = &self.0 {
+            w.set_hwm(hwm);
+        }
+    }
+
+    /// Queues one frame. The caller checked [`check_write`](Self::check_write)
+    /// at the start of the message; frames after the first are always
+    /// accepted. A queue shows the reader nothing before
+    /// [`flush`](Self::flush), and only whole messages; a conflating pipe
+    /// replaces its frame at once.
+    #[inline]
+    pub(crate) fn write(&mut self, msg: Msg) {
+        match &mut self.0 {
+            WriterKind::Queue(w) => w.write(msg),
+            WriterKind::Slot(w) => w.write(msg),
+        }
+    }
+
+    /// Publishes every complete message written so far and wakes the reader
+    /// if it was waiting.
+    #[inline]
+    pub(crate) fn flush(&mut self) {
+        match &mut self.0 {
+            WriterKind::Queue(w) => w.flush(),
+            WriterKind::Slot(w) => w.flush(),
+        }
+    }
+
+    /// Drops the frames of an unfinished message (the connection died in
+    /// the middle of it).
+    pub(crate) fn rollback(&mut self) {
+        match &mut self.0 {
+            WriterKind::Queue(w) => w.rollback(),
+            WriterKind::Slot(w) => w.rollback(),
+        }
+    }
+
+    /// True when the reader has gone away.
+    pub(crate) fn is_reader_closed(&self) -> bool {
+        match &self.0 {
+            WriterKind::Queue(w) => w.is_reader_closed(),
+            WriterKind::Slot(w) => w.is_reader_closed(),
+        }
+    }
+
+    /// Replaces the waker called when the writer is unblocked.
+    pub(crate) fn set_waker(&self, waker: Waker) {
+        match &self.0 {
+            WriterKind::Queue(w) => w.set_waker(waker),
+            WriterKind::Slot(w) => w.set_waker(waker),
+        }
+    }
+
+    /// Whole messages written that the reader has not taken: still queued,
+    /// or written after the reader went away. When the reader is gone,
+    /// these are lost.
+    pub(crate) fn queued(&self) -> u64 {
+        match &self.0 {
+            WriterKind::Queue(w) => w.queued(),
+            WriterKind::Slot(w) => w.queued(),
+        }
+    }
+
+    /// Whole messages a newer one replaced before they were read, if this
+    /// end counts them (see [`Queue::Conflate`]); 0 for a queue.
+    pub(crate) fn conflated(&self) -> u64 {
+        match &self.0 {
+            WriterKind::Queue(_) => 0,
+            WriterKind::Slot(w) => w.conflated(),
+        }
+    }
+
+    /// Whole messages written so far, and how many of them the reader has
+    /// not taken yet (for statistics; see [`queued`](Self::queued)).
+    pub(crate) fn message_counts(&self) -> (u64, u64) {
+        match &self.0 {
+            WriterKind::Queue(w) => w.message_counts(),
+            WriterKind::Slot(w) => (w.written(), w.queued()),
+        }
+    }
+}
+
+/// The reading end of a pipe.
+pub(crate) struct PipeReader(ReaderKind);
+
+enum ReaderKind {
+    Queue(QueueReader),
+    Slot(slot::SlotReader),
+}
+
+impl PipeReader {
+    /// Takes the next frame.
+    #[inline]
+    pub(crate) fn read(&mut self) -> Result<Msg, ReadState> {
+        match &mut self.0 {
+            ReaderKind::Queue(r) => r.read(),
+            ReaderKind::Slot(r) => r.read(),
+        }
+    }
+
+    /// Whether a frame can be read now (does not consume it).
+    #[inline]
+    pub(crate) fn check_read(&mut self) -> bool {
+        match &mut self.0 {
+            ReaderKind::Queue(r) => r.check_read(),
+            ReaderKind::Slot(r) => r.check_read(),
+        }
+    }
+
+    /// True if the last frame read had MORE set.
+    pub(crate) fn mid_message(&self) -> bool {
+        match &self.0 {
+            ReaderKind::Queue(r) => r.mid_message(),
+            ReaderKind::Slot(r) => r.mid_message(),
+        }
+    }
+
+    /// Discards the rest of a message whose first frames were read by a
+    /// connection that has since died. Returns false if frames are still to
+    /// come (the writer has not published them yet).
+    pub(crate) fn skip_partial(&mut self) -> bool {
+        while self.mid_message() {
+            if self.read().is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Replaces the waker called when data arrives.
+    pub(crate) fn set_waker(&self, waker: Waker) {
+        match &self.0 {
+            ReaderKind::Queue(r) => r.set_waker(waker),
+            ReaderKind::Slot(r) => r.set_waker(waker),
+        }
+    }
+
+    /// Changes the pipe's HWM (0 = unlimited); a conflating pipe has none.
+    pub(crate) fn set_hwm(&self, hwm: u64) {
+        if let ReaderKind::Queue(r) = &self.0 {
+            r.set_hwm(hwm);
+        }
+    }
+
+    /// True when the writer closed and everything was read.
+    pub(crate) fn is_closed(&mut self) -> bool {
+        match &mut self.0 {
+            ReaderKind::Queue(r) => r.is_closed(),
+            ReaderKind::Slot(r) => r.is_closed(),
+        }
+    }
+
+    /// Whole messages a newer one replaced before they were read, if this
+    /// end counts them (see [`Queue::Conflate`]); 0 for a queue.
+    pub(crate) fn conflated(&self) -> u64 {
+        match &self.0 {
+            ReaderKind::Queue(_) => 0,
+            ReaderKind::Slot(r) => r.conflated(),
+        }
+    }
+
+    /// Whole messages read so far (for statistics).
+    pub(crate) fn messages_read(&self) -> u64 {
+        match &self.0 {
+            ReaderKind::Queue(r) => r.messages_read(),
+            ReaderKind::Slot(r) => r.messages_read(),
+        }
+    }
+}
+
+/// Creates a lock-free queue holding at most `hwm` whole messages
+/// (0 = unlimited).
+fn queue_pipe(hwm: u64, reader_waker: Waker, writer_waker: Waker) -> (QueueWriter, QueueReader) {
     let first = Chunk::alloc();
     let shared = Arc::new(Shared {
         published: Padded(AtomicU64::new(0)),
@@ -205,7 +497,7 @@ pub(crate) fn pipe(hwm: u64, reader_waker: Waker, writer_waker: Waker) -> (PipeW
         }),
     });
     (
-        PipeWriter {
+        QueueWriter {
             shared: shared.clone(),
             partial: Vec::new(),
             written: 0,
@@ -216,7 +508,7 @@ pub(crate) fn pipe(hwm: u64, reader_waker: Waker, writer_waker: Waker) -> (PipeW
             stored: 0,
             published: 0,
         },
-        PipeReader {
+        QueueReader {
             shared,
             head: first,
             head_index: 0,
@@ -229,7 +521,7 @@ pub(crate) fn pipe(hwm: u64, reader_waker: Waker, writer_waker: Waker) -> (PipeW
 }
 
 /// The writing end.
-pub(crate) struct PipeWriter {
+struct QueueWriter {
     shared: Arc<Shared>,
     /// Frames of a multipart message whose last frame has not come yet.
     partial: Vec<Msg>,
@@ -250,9 +542,9 @@ pub(crate) struct PipeWriter {
 // SAFETY: `tail` points into the pipe's chunk list, kept alive by `shared`;
 // only this writer writes to the slots from `tail_index` on, whichever
 // thread owns it.
-unsafe impl Send for PipeWriter {}
+unsafe impl Send for QueueWriter {}
 
-impl PipeWriter {
+impl QueueWriter {
     /// Whether a new message may be started without exceeding the HWM.
     /// When it may not, the writer is marked blocked and will be woken when
     /// the reader makes room.
@@ -289,6 +581,13 @@ impl PipeWriter {
     /// Changes the pipe's HWM (0 = unlimited).
     pub(crate) fn set_hwm(&self, hwm: u64) {
         self.shared.set_hwm(hwm);
+    }
+
+    /// Whole messages written so far, and how many of them the reader has
+    /// not taken yet (for statistics).
+    pub(crate) fn message_counts(&self) -> (u64, u64) {
+        let read = self.shared.read.load(Ordering::Relaxed);
+        (self.written, self.written.saturating_sub(read))
     }
 
     /// Queues one frame. The caller checked [`check_write`] at the start of
@@ -379,13 +678,18 @@ impl PipeWriter {
         self.shared.flags.reader_closed.load(Ordering::Acquire)
     }
 
+    /// Whole messages written and not read (see [`PipeWriter::queued`]).
+    fn queued(&self) -> u64 {
+        self.written - self.shared.read.load(Ordering::Acquire)
+    }
+
     /// Replaces the waker called when the writer is unblocked.
     pub(crate) fn set_waker(&self, waker: Waker) {
         lock(&self.shared.wakers).writer = waker;
     }
 }
 
-impl Drop for PipeWriter {
+impl Drop for QueueWriter {
     fn drop(&mut self) {
         self.rollback();
         self.flush();
@@ -398,7 +702,7 @@ impl Drop for PipeWriter {
 }
 
 /// The reading end.
-pub(crate) struct PipeReader {
+struct QueueReader {
     shared: Arc<Shared>,
     /// The chunk being read, and the next slot in it.
     head: *mut Chunk,
@@ -414,7 +718,7 @@ pub(crate) struct PipeReader {
 // SAFETY: `head` points into the pipe's chunk list, kept alive by `shared`;
 // only this reader reads published slots and frees emptied chunks,
 // whichever thread owns it.
-unsafe impl Send for PipeReader {}
+unsafe impl Send for QueueReader {}
 
 /// What a read found.
 #[derive(Debug, PartialEq, Eq)]
@@ -425,7 +729,7 @@ pub(crate) enum ReadState {
     Closed,
 }
 
-impl PipeReader {
+impl QueueReader {
     #[inline]
     fn refill(&mut self) -> Result<(), ReadState> {
         if self.consumed < self.available {
@@ -511,21 +815,14 @@ impl PipeReader {
         self.refill().is_ok()
     }
 
+    /// Whole messages read so far (for statistics).
+    pub(crate) fn messages_read(&self) -> u64 {
+        self.read
+    }
+
     /// True if the last frame read had MORE set.
     pub(crate) fn mid_message(&self) -> bool {
         self.mid_message
-    }
-
-    /// Discards the rest of a message whose first frames were read by a
-    /// connection that has since died. Returns false if frames are still to
-    /// come (the writer has not published them yet).
-    pub(crate) fn skip_partial(&mut self) -> bool {
-        while self.mid_message {
-            if self.read().is_err() {
-                return false;
-            }
-        }
-        true
     }
 
     /// Replaces the waker called when data arrives.
@@ -544,7 +841,7 @@ impl PipeReader {
     }
 }
 
-impl Drop for PipeReader {
+impl Drop for QueueReader {
     fn drop(&mut self) {
         self.shared
             .flags
@@ -588,7 +885,7 @@ mod tests {
     #[test]
     fn reader_sees_only_whole_messages_and_is_woken_once_per_transition() {
         let rw = counter();
-        let (mut w, mut r) = pipe(0, rw.clone(), no_waker());
+        let (mut w, mut r) = pipe(Queue::Hwm(0), rw.clone(), no_waker());
         w.write(Msg::from("a").with_more(true));
         w.flush();
         assert_eq!(r.read(), Err(ReadState::Empty));
@@ -616,7 +913,7 @@ mod tests {
     #[test]
     fn hwm_counts_messages_and_wakes_blocked_writer() {
         let ww = counter();
-        let (mut w, mut r) = pipe(2, no_waker(), ww.clone());
+        let (mut w, mut r) = pipe(Queue::Hwm(2), no_waker(), ww.clone());
         for _ in 0..2 {
             assert!(w.check_write());
             w.write(Msg::from("x").with_more(true));
@@ -637,7 +934,7 @@ mod tests {
 
     #[test]
     fn rollback_drops_partial_message() {
-        let (mut w, mut r) = pipe(0, no_waker(), no_waker());
+        let (mut w, mut r) = pipe(Queue::Hwm(0), no_waker(), no_waker());
         w.write(Msg::from("whole"));
         w.write(Msg::from("part").with_more(true));
         w.rollback();
@@ -655,7 +952,7 @@ mod tests {
             }
         }
         let reader_thread = std::thread::current();
-        let (mut w, mut r) = pipe(10, Arc::new(Unpark(reader_thread)), no_waker());
+        let (mut w, mut r) = pipe(Queue::Hwm(10), Arc::new(Unpark(reader_thread)), no_waker());
         let n: u32 = if cfg!(miri) { 200 } else { 20_000 };
         let writer = std::thread::spawn(move || {
             for i in 0..n {
@@ -707,7 +1004,7 @@ mod tests {
 
     #[test]
     fn multipart_messages_cross_chunk_boundaries_in_order() {
-        let (mut w, mut r) = pipe(0, no_waker(), no_waker());
+        let (mut w, mut r) = pipe(Queue::Hwm(0), no_waker(), no_waker());
         let n = if cfg!(miri) { 100u32 } else { 1000 };
         for i in 0..n {
             // 1 to 3 frames, so messages straddle chunk ends at every offset.
@@ -735,7 +1032,7 @@ mod tests {
 
     fn unread_frames_are_freed(reader_first: bool) {
         let drops = Arc::new(AtomicUsize::new(0));
-        let (mut w, mut r) = pipe(0, no_waker(), no_waker());
+        let (mut w, mut r) = pipe(Queue::Hwm(0), no_waker(), no_waker());
         let n = CHUNK * 3 + 5;
         for _ in 0..n {
             w.write(Msg::from_owner(Tracked(drops.clone(), [1; 64])));
@@ -769,5 +1066,178 @@ mod tests {
     #[test]
     fn unread_frames_are_freed_when_the_writer_goes_first() {
         unread_frames_are_freed(false);
+    }
+
+    fn conflating(counted_by: End) -> (PipeWriter, PipeReader, Arc<Counter>) {
+        let rw = counter();
+        let (w, r) = pipe(Queue::Conflate(counted_by), rw.clone(), no_waker());
+        (w, r, rw)
+    }
+
+    #[test]
+    fn conflating_pipe_keeps_the_latest_message_and_counts_the_rest() {
+        let (mut w, mut r, rw) = conflating(End::Reader);
+        for i in 0..5u8 {
+            assert!(w.check_write(), "no HWM: never full");
+            w.write(Msg::from(vec![i]));
+            w.flush();
+        }
+        // Woken once: the reader had not looked yet.
+        assert_eq!(rw.0.load(Ordering::SeqCst), 1);
+        assert_eq!(r.conflated(), 4);
+        assert_eq!(w.conflated(), 0, "counted by the reader's end only");
+        assert_eq!(w.queued(), 1);
+        assert_eq!(w.message_counts(), (5, 1));
+        assert_eq!(&r.read().unwrap()[..], &[4]);
+        assert_eq!(w.queued(), 0);
+        assert_eq!(w.message_counts(), (5, 0));
+        assert_eq!(r.messages_read(), 1);
+        assert_eq!(r.read(), Err(ReadState::Empty));
+        w.write(Msg::from("next"));
+        w.flush();
+        assert_eq!(
+            rw.0.load(Ordering::SeqCst),
+            2,
+            "woken: it found the slot empty"
+        );
+        assert_eq!(&r.read().unwrap()[..], b"next");
+        assert_eq!(r.conflated(), 4, "a message read is not conflated");
+    }
+
+    #[test]
+    fn conflating_pipe_keeps_frames_not_messages() {
+        // As libzmq: of unread multipart messages only the last frame is
+        // left, and replacing a message's own earlier frames loses no
+        // message.
+        let (mut w, mut r, _) = conflating(End::Writer);
+        for m in [["a1", "a2"], ["b1", "b2"]] {
+            w.write(Msg::from(m[0]).with_more(true));
+            w.write(Msg::from(m[1]));
+            w.flush();
+        }
+        assert_eq!(w.conflated(), 1);
+        assert_eq!(r.conflated(), 0);
+        let m = r.read().unwrap();
+        assert_eq!((&m[..], m.more()), (&b"b2"[..], false));
+        // A reader that took a first frame takes whatever comes next.
+        w.write(Msg::from("c1").with_more(true));
+        w.flush();
+        assert!(r.read().unwrap().more());
+        assert!(r.mid_message());
+        assert!(!r.skip_partial(), "the rest has not come");
+        w.write(Msg::from("c2"));
+        w.flush();
+        assert!(r.skip_partial());
+        assert!(!r.mid_message());
+    }
+
+    #[test]
+    fn conflating_pipe_rollback_drops_an_unfinished_frame() {
+        let (mut w, mut r, _) = conflating(End::Reader);
+        w.write(Msg::from("whole"));
+        w.write(Msg::from("part").with_more(true));
+        assert_eq!(w.queued(), 0, "half a message is not queued");
+        w.rollback();
+        w.flush();
+        assert_eq!(r.read(), Err(ReadState::Empty));
+        assert_eq!(r.conflated(), 1, "the whole message was replaced");
+    }
+
+    #[test]
+    fn conflating_pipe_keeps_the_latest_after_the_writer_goes() {
+        // libzmq's end-of-pipe marker replaces the unread message; here the
+        // reader still gets it, then sees the close.
+        let (mut w, mut r, rw) = conflating(End::Reader);
+        assert_eq!(r.read(), Err(ReadState::Empty));
+        w.write(Msg::from("last"));
+        drop(w);
+        assert_eq!(rw.0.load(Ordering::SeqCst), 1, "the close wakes the reader");
+        assert!(!r.is_closed());
+        assert_eq!(&r.read().unwrap()[..], b"last");
+        assert!(r.is_closed());
+        assert_eq!(r.read(), Err(ReadState::Closed));
+    }
+
+    #[test]
+    fn conflating_pipe_counts_messages_lost_with_the_reader() {
+        let (mut w, r, _) = conflating(End::Writer);
+        w.write(Msg::from("unread"));
+        drop(r);
+        assert!(w.is_reader_closed());
+        w.write(Msg::from("after").with_more(true));
+        w.write(Msg::from("close"));
+        w.write(Msg::from("again"));
+        // The unread message and the two written after the reader left.
+        assert_eq!(w.queued(), 3);
+        assert_eq!(w.conflated(), 0, "nothing was replaced: nobody reads");
+    }
+
+    #[test]
+    fn conflating_pipe_wakes_a_reader_on_another_thread() {
+        struct Unpark(std::thread::Thread);
+        impl Wake for Unpark {
+            fn wake(&self) {
+                self.0.unpark();
+            }
+        }
+        let (mut w, mut r) = pipe(
+            Queue::Conflate(End::Reader),
+            Arc::new(Unpark(std::thread::current())),
+            no_waker(),
+        );
+        let n: u32 = if cfg!(miri) { 200 } else { 20_000 };
+        let writer = std::thread::spawn(move || {
+            for i in 0..n {
+                w.write(Msg::from(i.to_be_bytes().to_vec()));
+                w.flush();
+            }
+        });
+        let (mut last, mut got) = (None, 0u64);
+        loop {
+            match r.read() {
+                Ok(m) => {
+                    let i = u32::from_be_bytes(m[..].try_into().unwrap());
+                    assert!(last < Some(i), "only newer messages: {last:?} then {i}");
+                    last = Some(i);
+                    got += 1;
+                }
+                Err(ReadState::Closed) => break,
+                Err(ReadState::Empty) => {
+                    let start = std::time::Instant::now();
+                    std::thread::park_timeout(std::time::Duration::from_secs(5));
+                    assert!(
+                        start.elapsed() < std::time::Duration::from_secs(5),
+                        "missed wake-up after {last:?}"
+                    );
+                }
+            }
+        }
+        writer.join().unwrap();
+        assert_eq!(last, Some(n - 1), "the latest is never lost");
+        assert_eq!(
+            got + r.conflated(),
+            u64::from(n),
+            "each message read or counted"
+        );
+    }
+
+    #[test]
+    fn queued_counts_what_the_reader_did_not_take() {
+        let (mut w, mut r) = pipe(Queue::Hwm(0), no_waker(), no_waker());
+        for _ in 0..3 {
+            w.write(Msg::from("a").with_more(true));
+            w.write(Msg::from("b"));
+        }
+        w.write(Msg::from("unfinished").with_more(true));
+        assert_eq!(w.queued(), 3, "counted before flush, whole messages only");
+        w.flush();
+        r.read().unwrap();
+        assert_eq!(w.queued(), 3, "half a message read is not read");
+        r.read().unwrap();
+        assert_eq!(w.queued(), 2);
+        drop(r);
+        w.write(Msg::from("end"));
+        w.write(Msg::from("lost"));
+        assert_eq!(w.queued(), 4, "written after the reader left: lost too");
     }
 }

@@ -13,7 +13,7 @@ use crate::msg::Msg;
 use crate::options::{self, id, Options};
 use crate::pattern::{new_pattern, Pattern, PipeId, PipeSet, SendError, SocketPipe};
 use crate::pipe::{self, Waker};
-use crate::stats::SocketStats;
+use crate::stats::{PeerShared, PeerStats, SocketStats};
 use bytes::Bytes;
 use ferromq_proto::SocketType;
 use std::cell::RefCell;
@@ -337,12 +337,13 @@ impl Socket {
         let io = inner.ctx.choose_io();
         let pipe_id = inner.ctx.next_id();
         let id = inner.ctx.next_id();
+        let peer = PeerShared::new(endpoint);
         // With IMMEDIATE the socket gets a pipe only once a connection
         // completes its handshake, so nothing queues for an absent peer.
         let engine_pipes = if inner.options.immediate {
             None
         } else {
-            let (engine_pipes, socket_pipe) = inner.pipe_pair(pipe_id);
+            let (engine_pipes, socket_pipe) = inner.pipe_pair(pipe_id, peer.clone());
             inner.pipes.insert(pipe_id, socket_pipe);
             let Inner { pattern, pipes, .. } = &mut *inner;
             pattern.attach(pipe_id, pipes);
@@ -356,6 +357,7 @@ impl Socket {
             endpoint: endpoint.to_owned(),
             pipe_id,
             pipes: engine_pipes,
+            peer,
         });
         inner.note_io(io);
         inner.last_endpoint = endpoint.to_owned();
@@ -637,6 +639,18 @@ impl Socket {
     pub fn rcvhwm(&self) -> Result<i32> {
         self.get_int(id::RCVHWM)
     }
+    /// CONFLATE: keep only the latest message in each queue, ignoring the
+    /// HWMs (PUSH, PULL, PUB, SUB, DEALER; other types accept it to no
+    /// effect). Multipart messages are not supported: of an unread one only
+    /// the last frame is kept. Set it before `bind` and `connect`: endpoints
+    /// bound or connected earlier keep queueing.
+    pub fn set_conflate(&self, value: bool) -> Result<()> {
+        self.set_int(id::CONFLATE, i32::from(value))
+    }
+    /// See [`set_conflate`](Socket::set_conflate).
+    pub fn conflate(&self) -> Result<bool> {
+        Ok(self.get_int(id::CONFLATE)? != 0)
+    }
     /// LINGER in ms: how long close waits for queued messages to leave
     /// (-1 forever, the default; 0 discard at once).
     pub fn set_linger(&self, value: i32) -> Result<()> {
@@ -729,7 +743,36 @@ impl Socket {
             bytes_received: c.bytes_received,
             ..SocketStats::default()
         };
-        stats.dropped = inner.pipes.drops;
+        stats.dropped = inner.pipes.drop_counts();
+        stats.reconnects = inner.link.reconnects.load(Ordering::Relaxed);
+        let ids: Vec<PipeId> = inner.pipes.ids().collect();
+        for id in ids {
+            let Some(pipe) = inner.pipes.get(id) else {
+                continue;
+            };
+            let (messages_out, queued_out) = pipe.writer.message_counts();
+            let peer = &pipe.peer;
+            let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            let p = PeerStats {
+                endpoint: peer.endpoint.clone(),
+                peer_address: peer
+                    .address
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone(),
+                routing_id: pipe.routing_id.to_vec(),
+                connected: peer.connected.load(Ordering::Relaxed)
+                    && !pipe.writer.is_reader_closed(),
+                messages_out,
+                messages_in: pipe.reader.messages_read(),
+                bytes_out: load(&peer.bytes_out),
+                bytes_in: load(&peer.bytes_in),
+                queued_out,
+                reconnects: load(&peer.reconnects),
+            };
+            stats.peers.push(p);
+        }
+        stats.peers.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
         Ok(stats)
     }
 
@@ -789,6 +832,7 @@ impl Inner {
             socket_type: self.link.socket_type,
             sndhwm: self.options.sndhwm,
             rcvhwm: self.options.rcvhwm,
+            conflate: self.options.conflate,
             routing_id: self.options.routing_id.clone(),
         }
     }
@@ -886,14 +930,14 @@ impl Inner {
     }
 
     /// Pipes for a new connection: the engine's ends and the socket's.
-    fn pipe_pair(&self, id: PipeId) -> (EnginePipes, SocketPipe) {
+    fn pipe_pair(&self, id: PipeId, peer: Arc<PeerShared>) -> (EnginePipes, SocketPipe) {
         let (in_w, in_r) = pipe::pipe(
-            self.options.rcvhwm as u64,
+            pipe::Queue::inbound(&self.options, self.link.socket_type),
             self.link.reader_waker(id),
             pipe::no_waker(),
         );
         let (out_w, out_r) = pipe::pipe(
-            self.options.sndhwm as u64,
+            pipe::Queue::outbound(&self.options, self.link.socket_type),
             pipe::no_waker(),
             self.link.waker(),
         );
@@ -907,6 +951,7 @@ impl Inner {
                 writer: out_w,
                 routing_id: Bytes::new(),
                 notice: None,
+                peer,
             },
         )
     }
@@ -937,7 +982,7 @@ impl Inner {
             let pattern = &mut self.pattern;
             self.zombies.retain(|&id| {
                 let drained = pipes.get_mut(id).is_none_or(|p| p.reader.is_closed());
-                if drained && pipes.remove(id).is_some() {
+                if drained && pipes.remove_gone(id).is_some() {
                     pattern.detach(id);
                 }
                 !drained

@@ -444,3 +444,98 @@ fn several_io_threads_share_the_connections() {
     drop(pull);
     ctx.term();
 }
+
+/// What a socket type does when its peer's queue is full, per libzmq's
+/// zmq_socket(3) "action in mute state".
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum AtHwm {
+    Block,
+    Drop,
+}
+
+/// Over inproc the queue between two sockets holds exactly SNDHWM +
+/// RCVHWM messages (no kernel buffers), so what blocks, what drops and
+/// what is counted can be checked exactly, for each socket type.
+#[test]
+fn each_socket_type_blocks_or_drops_at_the_hwm_as_libzmq_documents() {
+    use ferromq::option;
+    let on = 1i32.to_ne_bytes();
+    let cases: &[(SocketType, SocketType, AtHwm, Option<i32>)] = &[
+        (SocketType::Push, SocketType::Pull, AtHwm::Block, None),
+        (SocketType::Dealer, SocketType::Router, AtHwm::Block, None),
+        (SocketType::Pair, SocketType::Pair, AtHwm::Block, None),
+        (SocketType::Pub, SocketType::Sub, AtHwm::Drop, None),
+        (SocketType::Xpub, SocketType::Sub, AtHwm::Drop, None),
+        (
+            SocketType::Xpub,
+            SocketType::Sub,
+            AtHwm::Block,
+            Some(option::XPUB_NODROP),
+        ),
+        (SocketType::Router, SocketType::Dealer, AtHwm::Drop, None),
+        (
+            SocketType::Router,
+            SocketType::Dealer,
+            AtHwm::Block,
+            Some(option::ROUTER_MANDATORY),
+        ),
+    ];
+    let (sndhwm, rcvhwm, attempts) = (3, 4, 20u32);
+    for (n, &(sender_type, receiver_type, expected, flag)) in cases.iter().enumerate() {
+        let what = format!("{sender_type} -> {receiver_type} with option {flag:?}");
+        let ctx = Context::new();
+        let sender = ctx.socket(sender_type).unwrap();
+        sender.set_sndhwm(sndhwm).unwrap();
+        if let Some(flag) = flag {
+            sender.set_option_raw(flag, &on).unwrap();
+        }
+        sender.bind(&format!("inproc://hwm-{n}")).unwrap();
+        let receiver = ctx.socket(receiver_type).unwrap();
+        receiver.set_rcvhwm(rcvhwm).unwrap();
+        receiver.set_routing_id(b"peer").unwrap();
+        if receiver_type == SocketType::Sub {
+            receiver.set_subscribe(b"").unwrap();
+        }
+        receiver.connect(&format!("inproc://hwm-{n}")).unwrap();
+        let mut accepted = 0u32;
+        for i in 0..attempts {
+            let body = i.to_be_bytes();
+            let sent = if sender_type == SocketType::Router {
+                sender
+                    .send("peer", ferromq::SNDMORE | DONTWAIT)
+                    .and_then(|()| sender.send(&body[..], DONTWAIT))
+            } else {
+                sender.send(&body[..], DONTWAIT)
+            };
+            match sent {
+                Ok(()) => accepted += 1,
+                Err(e) => {
+                    assert_eq!(e.kind(), ErrorKind::EAGAIN, "{what}");
+                    break;
+                }
+            }
+        }
+        let capacity = (sndhwm + rcvhwm) as u32;
+        let mut received = Vec::new();
+        while let Ok(m) = receiver.recv(DONTWAIT) {
+            // (A ROUTER receiver gives the routing id frame first.)
+            if !m.more() {
+                received.push(u32::from_be_bytes(m[..4].try_into().unwrap()));
+            }
+        }
+        // Whatever the action, what arrives is the first `capacity`
+        // messages, in order.
+        assert_eq!(received, (0..capacity).collect::<Vec<_>>(), "{what}");
+        let dropped = sender.stats().unwrap().dropped.hwm;
+        match expected {
+            AtHwm::Block => {
+                assert_eq!(accepted, capacity, "{what}: blocks once full");
+                assert_eq!(dropped, 0, "{what}");
+            }
+            AtHwm::Drop => {
+                assert_eq!(accepted, attempts, "{what}: never blocks");
+                assert_eq!(dropped, u64::from(attempts - capacity), "{what}: counted");
+            }
+        }
+    }
+}

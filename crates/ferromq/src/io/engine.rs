@@ -6,11 +6,13 @@ use crate::msg::Msg;
 use crate::options::Options;
 use crate::pipe::ReadState;
 use crate::socket::SocketLink;
+use crate::stats::PeerShared;
 use ferromq_proto::{
     Command, Connection, ConnectionOptions, Event, LocalProperties, NullMechanism, PeerInfo,
     ZERO_COPY_THRESHOLD,
 };
 use std::io::{IoSlice, Read, Write};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -78,6 +80,8 @@ pub(crate) struct Engine {
     /// A deadline was set since the reactor last looked: it must arm a
     /// timer for it.
     pub(crate) deadline_armed: bool,
+    /// The connection's counters, once it has a pipe to the socket.
+    pub(crate) peer_counters: Option<Arc<PeerShared>>,
 }
 
 /// What the reactor must do after servicing an engine.
@@ -132,6 +136,7 @@ impl Engine {
             heartbeat_ttl_ds: (options.heartbeat_ttl.max(0) / 100).min(i32::from(u16::MAX)) as u16,
             deadline: None,
             deadline_armed: false,
+            peer_counters: None,
         }
     }
 
@@ -211,6 +216,9 @@ impl Engine {
             Ok(n) => {
                 // The peer is alive: heartbeat deadlines are met.
                 self.deadline = None;
+                if let Some(c) = &self.peer_counters {
+                    c.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+                }
                 self.conn.recv_buf().extend_from_slice(&scratch[..n]);
                 Ok(true)
             }
@@ -356,6 +364,9 @@ impl Engine {
             Ok(0) => Err(Closed::Io(EPIPE)),
             Ok(written) => {
                 out.advance(written);
+                if let Some(c) = &self.peer_counters {
+                    c.bytes_out.fetch_add(written as u64, Ordering::Relaxed);
+                }
                 Ok(true)
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {

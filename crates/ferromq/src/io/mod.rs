@@ -15,6 +15,7 @@ use crate::options::Options;
 use crate::pattern::{PipeId, SocketPipe};
 use crate::pipe::{self, PipeReader, PipeWriter, Wake, Waker};
 use crate::socket::{SocketCmd, SocketLink};
+use crate::stats::PeerShared;
 use engine::{Closed, Engine, Progress};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
@@ -73,6 +74,8 @@ pub(crate) enum IoCmd {
         /// IMMEDIATE, where each connection gets new ones once its
         /// handshake completes.
         pipes: Option<EnginePipes>,
+        /// The counters of this endpoint's connections.
+        peer: Arc<PeerShared>,
     },
     Unbind {
         id: EndpointId,
@@ -202,6 +205,7 @@ struct Connecter {
     options: Options,
     target: ConnectTarget,
     endpoint: Arc<str>,
+    peer: Arc<PeerShared>,
     pipe_id: PipeId,
     /// The pipes while no engine holds them.
     pipes: Option<EnginePipes>,
@@ -381,6 +385,7 @@ impl Reactor {
                     endpoint,
                     pipe_id,
                     pipes,
+                    peer,
                 } => {
                     let ivl = Duration::from_millis(options.reconnect_ivl.max(0) as u64);
                     self.connecters.insert(
@@ -390,6 +395,7 @@ impl Reactor {
                             options,
                             target,
                             endpoint: endpoint.into(),
+                            peer,
                             pipe_id,
                             pipes,
                             engine: None,
@@ -693,6 +699,7 @@ impl Reactor {
         // A socket closed while this peer was unreachable: deliver what it
         // queued, then stop.
         engine.draining = c.closing;
+        engine.peer_counters = Some(c.peer.clone());
         c.engine = Some(token);
         let (serial, options) = (engine.serial, c.options.clone());
         let got = self.insert(Entry::Engine {
@@ -793,7 +800,9 @@ impl Reactor {
             socket
                 .monitor
                 .emit(event::ACCEPTED, stream.raw_fd(), &endpoint, peer.as_deref());
-            let engine = Engine::new(stream, socket, &options, None, false, endpoint);
+            let mut engine = Engine::new(stream, socket, &options, None, false, endpoint);
+            // From the start, so the handshake's bytes count too.
+            engine.peer_counters = Some(PeerShared::new(&*engine.endpoint));
             let serial = engine.serial;
             let got = self.insert(Entry::Engine {
                 engine: Box::new(engine),
@@ -842,13 +851,22 @@ impl Reactor {
         waker: Waker,
         routing_id: bytes::Bytes,
     ) -> PipeId {
+        let peer = engine
+            .peer_counters
+            .get_or_insert_with(|| PeerShared::new(&*engine.endpoint))
+            .clone();
         let id = next_id();
+        let socket_type = engine.socket.socket_type;
         let (in_w, in_r) = pipe::pipe(
-            options.rcvhwm as u64,
+            pipe::Queue::inbound(options, socket_type),
             engine.socket.reader_waker(id),
             waker.clone(),
         );
-        let (out_w, out_r) = pipe::pipe(options.sndhwm as u64, waker, engine.socket.waker());
+        let (out_w, out_r) = pipe::pipe(
+            pipe::Queue::outbound(options, socket_type),
+            waker,
+            engine.socket.waker(),
+        );
         engine.pipes = Some(EnginePipes {
             to_socket: in_w,
             from_socket: out_r,
@@ -860,6 +878,7 @@ impl Reactor {
                 writer: out_w,
                 routing_id,
                 notice: None,
+                peer,
             },
         });
         id
@@ -873,6 +892,11 @@ impl Reactor {
         };
         let routing_id = peer.identity();
         let peer_address = engine.peer_address();
+        let counters = engine
+            .peer_counters
+            .get_or_insert_with(|| PeerShared::new(&*engine.endpoint));
+        *counters.address.lock().unwrap_or_else(|e| e.into_inner()) = peer_address.clone();
+        counters.set_connected(true);
         engine.socket.monitor.emit(
             event::HANDSHAKE_SUCCEEDED,
             0,
@@ -890,6 +914,7 @@ impl Reactor {
                     c.ivl = Duration::from_millis(c.options.reconnect_ivl.max(0) as u64);
                     if c.connected_before {
                         c.socket.reconnects.fetch_add(1, Ordering::Relaxed);
+                        c.peer.reconnects.fetch_add(1, Ordering::Relaxed);
                     }
                     if engine.pipes.is_none() {
                         // IMMEDIATE: only now does the socket see a peer.
@@ -945,6 +970,9 @@ impl Reactor {
         };
         engine.flush_before_close();
         let _ = self.poll.registry().deregister(&mut engine.stream);
+        if let Some(counters) = &engine.peer_counters {
+            counters.set_connected(false);
+        }
         Self::report_close(&engine, &why);
         match origin {
             Origin::Accepted { pipe_id, .. } => {

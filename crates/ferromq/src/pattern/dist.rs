@@ -123,7 +123,7 @@ pub(crate) mod testing {
     use crate::error::Result;
     use crate::msg::Msg;
     use crate::pattern::{Pattern, PipeId, PipeSet, SocketPipe};
-    use crate::pipe::{no_waker, pipe, PipeReader, PipeWriter};
+    use crate::pipe::{no_waker, pipe, PipeReader, PipeWriter, Queue};
 
     /// The far end of a socket's pipe pair, as an engine would hold it.
     pub(crate) struct Peer {
@@ -135,8 +135,19 @@ pub(crate) mod testing {
     /// (without attaching it to a pattern). `hwm` limits the socket ->
     /// peer direction; the other direction is unlimited.
     pub(crate) fn add_peer(pipes: &mut PipeSet, id: PipeId, hwm: u64) -> Peer {
-        let (to_socket, reader) = pipe(0, no_waker(), no_waker());
-        let (writer, from_socket) = pipe(hwm, no_waker(), no_waker());
+        add_peer_with(pipes, id, Queue::Hwm(0), Queue::Hwm(hwm))
+    }
+
+    /// Like [`add_peer`], with the kind of each pipe given: `inbound` from
+    /// the peer to the socket, `outbound` from the socket to the peer.
+    pub(crate) fn add_peer_with(
+        pipes: &mut PipeSet,
+        id: PipeId,
+        inbound: Queue,
+        outbound: Queue,
+    ) -> Peer {
+        let (to_socket, reader) = pipe(inbound, no_waker(), no_waker());
+        let (writer, from_socket) = pipe(outbound, no_waker(), no_waker());
         pipes.insert(
             id,
             SocketPipe {
@@ -144,6 +155,7 @@ pub(crate) mod testing {
                 writer,
                 routing_id: bytes::Bytes::new(),
                 notice: None,
+                peer: crate::stats::PeerShared::new("test"),
             },
         );
         Peer {

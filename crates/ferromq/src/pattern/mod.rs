@@ -22,6 +22,7 @@ pub(crate) mod xsub;
 use crate::error::{Error, ErrorKind, Result};
 use crate::msg::Msg;
 use crate::pipe::{PipeReader, PipeWriter};
+use crate::stats::{DropCounts, DropReason};
 use bytes::Bytes;
 use ferromq_proto::SocketType;
 use std::collections::HashMap;
@@ -39,6 +40,8 @@ pub(crate) struct SocketPipe {
     /// inproc only: tells the peer socket when this end goes away (over
     /// tcp and ipc the engine does that).
     pub(crate) notice: Option<crate::inproc::PeerNotice>,
+    /// The connection's counters, for [`crate::Socket::stats`].
+    pub(crate) peer: std::sync::Arc<crate::stats::PeerShared>,
 }
 
 /// Hashes pipe ids, which are unique counters: one multiply spreads them,
@@ -71,8 +74,10 @@ pub(crate) type IdMap<V> = HashMap<PipeId, V, std::hash::BuildHasherDefault<IdHa
 pub(crate) struct PipeSet {
     pipes: IdMap<SocketPipe>,
     active: std::sync::Arc<crate::socket::ActivePipes>,
-    /// Messages the pattern dropped, by reason (see [`crate::stats`]).
-    pub(crate) drops: crate::stats::DropCounts,
+    /// Messages dropped, by reason (see [`crate::stats`]): by the pattern,
+    /// and by pipes that have left the set. [`drop_counts`](Self::drop_counts)
+    /// adds those of the pipes still here.
+    pub(crate) drops: DropCounts,
 }
 
 impl Default for PipeSet {
@@ -86,7 +91,7 @@ impl PipeSet {
         PipeSet {
             pipes: IdMap::default(),
             active,
-            drops: crate::stats::DropCounts::default(),
+            drops: DropCounts::default(),
         }
     }
 
@@ -98,16 +103,43 @@ impl PipeSet {
     }
 
     /// Counts a message the pattern dropped.
-    pub(crate) fn note_drop(&mut self, reason: crate::stats::DropReason) {
+    pub(crate) fn note_drop(&mut self, reason: DropReason) {
         self.drops.note(reason);
+    }
+
+    /// Every message dropped so far, by reason: [`drops`](Self::drops) plus
+    /// what conflating pipes still in the set replaced. (Their ends may be
+    /// written on an I/O thread: the counts are the pipes' atomics, read now.)
+    pub(crate) fn drop_counts(&self) -> DropCounts {
+        let mut counts = self.drops;
+        let conflated = self
+            .pipes
+            .values()
+            .map(|p| p.reader.conflated() + p.writer.conflated())
+            .sum();
+        counts.add(DropReason::Conflated, conflated);
+        counts
     }
 
     pub(crate) fn insert(&mut self, id: PipeId, pipe: SocketPipe) {
         self.pipes.insert(id, pipe);
     }
 
+    /// Removes a pipe; what it conflated stays counted.
     pub(crate) fn remove(&mut self, id: PipeId) -> Option<SocketPipe> {
-        self.pipes.remove(&id)
+        let pipe = self.pipes.remove(&id)?;
+        let conflated = pipe.reader.conflated() + pipe.writer.conflated();
+        self.drops.add(DropReason::Conflated, conflated);
+        Some(pipe)
+    }
+
+    /// Removes a pipe whose peer has gone: the messages still queued for
+    /// the peer (or written after it left) are lost with it, and counted
+    /// as [`DropReason::PeerGone`].
+    pub(crate) fn remove_gone(&mut self, id: PipeId) -> Option<SocketPipe> {
+        let pipe = self.remove(id)?;
+        self.drops.add(DropReason::PeerGone, pipe.writer.queued());
+        Some(pipe)
     }
 
     pub(crate) fn get_mut(&mut self, id: PipeId) -> Option<&mut SocketPipe> {
@@ -223,4 +255,55 @@ pub(crate) fn new_pattern(socket_type: SocketType) -> Result<Box<dyn Pattern>> {
             ))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dist::testing::*;
+    use super::*;
+    use crate::pipe::{End, Queue};
+
+    #[test]
+    fn a_pipe_removed_as_gone_counts_what_its_peer_never_read() {
+        let mut pipes = PipeSet::default();
+        let mut peer = add_peer(&mut pipes, 1, 0);
+        let writer = &mut pipes.get_mut(1).unwrap().writer;
+        for i in 0..5u8 {
+            writer.write(Msg::from(vec![i]).with_more(true));
+            writer.write(Msg::from("end"));
+        }
+        writer.write(Msg::from("unfinished").with_more(true));
+        writer.flush();
+        peer.recv().unwrap();
+        peer.recv().unwrap();
+        // The connection ends with three whole messages unread.
+        drop(peer);
+        assert!(pipes.remove_gone(1).is_some());
+        assert_eq!(pipes.drop_counts().peer_gone, 3);
+        assert!(pipes.remove_gone(1).is_none());
+        assert_eq!(pipes.drop_counts().total(), 3);
+    }
+
+    #[test]
+    fn conflated_counts_are_summed_and_survive_the_pipe() {
+        let mut pipes = PipeSet::default();
+        let mut peer = add_peer_with(
+            &mut pipes,
+            1,
+            Queue::Conflate(End::Reader),
+            Queue::Conflate(End::Writer),
+        );
+        for _ in 0..3 {
+            peer.send(&[b"in"]);
+        }
+        let writer = &mut pipes.get_mut(1).unwrap().writer;
+        for _ in 0..4 {
+            writer.write(Msg::from("out"));
+            writer.flush();
+        }
+        assert_eq!(pipes.drop_counts().conflated, 2 + 3);
+        assert_eq!(pipes.drops.conflated, 0, "read from the pipes, not stored");
+        pipes.remove(1);
+        assert_eq!(pipes.drop_counts().conflated, 5);
+    }
 }

@@ -99,6 +99,10 @@ mod tests {
         send(&mut p, &mut pipes, &[b"X"]).unwrap();
         send(&mut p, &mut pipes, &[b"Y"]).unwrap();
         assert_eq!(a.recv_all(), vec![v(&[b"Y"])]);
+        // The data message is dropped and counted; the subscription, with
+        // the frame after it, is not data.
+        assert_eq!(pipes.drops.unexpected, 1);
+        assert_eq!(pipes.drops.total(), 1);
     }
 
     #[test]

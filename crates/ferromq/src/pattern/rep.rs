@@ -8,6 +8,7 @@ use super::fq::FairQueue;
 use super::{Pattern, PipeId, PipeSet, SendError};
 use crate::error::{Error, ErrorKind, Result};
 use crate::msg::Msg;
+use crate::stats::DropReason;
 
 #[derive(Default)]
 pub(crate) struct Rep {
@@ -25,6 +26,9 @@ pub(crate) struct Rep {
     /// Where the reply in progress goes; `None` drops it (the requester is
     /// gone or cannot take it).
     reply_to: Option<PipeId>,
+    /// The reply's pipe went away after its first frames went out: the
+    /// rest is dropped, and the reply counted as lost at its last frame.
+    reply_lost: bool,
 }
 
 impl Rep {
@@ -36,11 +40,15 @@ impl Rep {
             if self.request_pipe != Some(pipe) {
                 // A message from another pipe starts: whatever was read
                 // belonged to a pipe that went away mid-message.
+                if !self.envelope.is_empty() {
+                    pipes.note_drop(DropReason::PeerGone);
+                }
                 self.envelope.clear();
                 self.request_pipe = Some(pipe);
             }
             if !msg.more() {
                 // The message ended before any delimiter: malformed.
+                pipes.note_drop(DropReason::Unexpected);
                 self.envelope.clear();
                 self.request_pipe = None;
                 continue;
@@ -64,6 +72,7 @@ impl Pattern for Rep {
         self.fq.detach(id);
         if self.reply_to == Some(id) {
             self.reply_to = None;
+            self.reply_lost = true;
         }
     }
 
@@ -78,10 +87,19 @@ impl Pattern for Rep {
         if !self.replying {
             self.replying = true;
             let envelope = std::mem::take(&mut self.envelope);
-            self.reply_to = self
-                .request_pipe
-                .take()
-                .filter(|&id| pipes.get(id).is_some_and(|p| p.writer.check_write()));
+            // A requester that cannot take the reply does not get it (REP
+            // never blocks on one peer): it is dropped, and counted.
+            let target = self.request_pipe.take();
+            let lost = match target.and_then(|id| pipes.get(id)) {
+                None => Some(DropReason::PeerGone),
+                Some(p) if p.writer.is_reader_closed() => Some(DropReason::PeerGone),
+                Some(p) if !p.writer.check_write() => Some(DropReason::Hwm),
+                Some(_) => None,
+            };
+            match lost {
+                Some(reason) => pipes.note_drop(reason),
+                None => self.reply_to = target,
+            }
             if let Some(pipe) = self.reply_to.and_then(|id| pipes.get_mut(id)) {
                 for frame in envelope {
                     pipe.writer.write(frame);
@@ -96,6 +114,9 @@ impl Pattern for Rep {
             }
         }
         if !more {
+            if std::mem::take(&mut self.reply_lost) {
+                pipes.note_drop(DropReason::PeerGone);
+            }
             self.replying = false;
             self.reply_to = None;
             self.sending_reply = false;
@@ -207,6 +228,8 @@ mod tests {
         assert_eq!(recv(&mut rep, &mut pipes).unwrap(), v(&[b"ok"]));
         send(&mut rep, &mut pipes, &[b"r"]).unwrap();
         assert_eq!(a.recv_all(), vec![v(&[b"", b"r"])]);
+        assert_eq!(pipes.drops.unexpected, 2);
+        assert_eq!(pipes.drops.total(), 2);
     }
 
     #[test]
@@ -219,6 +242,7 @@ mod tests {
         remove_peer(&mut rep, &mut pipes, 1);
         send(&mut rep, &mut pipes, &[b"lost", b"reply"]).unwrap();
         assert!(a.recv().is_none());
+        assert_eq!(pipes.drops.peer_gone, 1);
 
         // Full requester: the reply is dropped, the socket moves on.
         let mut b = attach_peer(&mut rep, &mut pipes, 2, 1);
@@ -233,5 +257,51 @@ mod tests {
         assert_eq!(b.recv_all(), vec![v(&[b"", b"r1"])]);
         send(&mut rep, &mut pipes, &[b"r3"]).unwrap();
         assert_eq!(b.recv_all(), vec![v(&[b"", b"r3"])]);
+        assert_eq!((pipes.drops.hwm, pipes.drops.peer_gone), (1, 1));
+        assert_eq!(pipes.drops.total(), 2);
+    }
+
+    #[test]
+    fn reply_to_a_requester_whose_end_closed_is_counted_as_peer_gone() {
+        // The connection ended but the socket has not removed the pipe yet.
+        let mut pipes = PipeSet::default();
+        let mut rep = Rep::default();
+        let mut a = attach_peer(&mut rep, &mut pipes, 1, 0);
+        a.send(&[b"", b"q"]);
+        recv(&mut rep, &mut pipes).unwrap();
+        drop(a);
+        send(&mut rep, &mut pipes, &[b"r"]).unwrap();
+        assert_eq!(pipes.drops.peer_gone, 1);
+        let gone = pipes.remove_gone(1).unwrap();
+        rep.detach(1);
+        assert_eq!(gone.writer.queued(), 0, "nothing was written to it");
+        assert_eq!(pipes.drops.total(), 1, "counted once");
+    }
+
+    #[test]
+    fn a_reply_cut_short_by_its_pipe_going_away_counts_once() {
+        let mut pipes = PipeSet::default();
+        let mut rep = Rep::default();
+        let mut a = attach_peer(&mut rep, &mut pipes, 1, 0);
+        let mut b = attach_peer(&mut rep, &mut pipes, 2, 0);
+        a.send(&[b"", b"q"]);
+        recv(&mut rep, &mut pipes).unwrap();
+        rep.send(Msg::from("half").with_more(true), &mut pipes)
+            .ok()
+            .unwrap();
+        remove_peer(&mut rep, &mut pipes, 1);
+        rep.send(Msg::from("rest").with_more(true), &mut pipes)
+            .ok()
+            .unwrap();
+        assert_eq!(pipes.drops.total(), 0, "counted at the end of the reply");
+        rep.send(Msg::from("end"), &mut pipes).ok().unwrap();
+        assert_eq!(pipes.drops.peer_gone, 1);
+        assert!(a.recv().is_none());
+        // The next request and reply are unaffected.
+        b.send(&[b"", b"q2"]);
+        recv(&mut rep, &mut pipes).unwrap();
+        send(&mut rep, &mut pipes, &[b"r2"]).unwrap();
+        assert_eq!(b.recv_all(), vec![v(&[b"", b"r2"])]);
+        assert_eq!(pipes.drops.total(), 1);
     }
 }

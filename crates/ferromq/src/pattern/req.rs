@@ -14,6 +14,7 @@ use super::{random_u32, Pattern, PipeId, PipeSet, SendError};
 use crate::error::{Error, ErrorKind, Result};
 use crate::msg::Msg;
 use crate::options::{flag_value, id};
+use crate::stats::DropReason;
 
 pub(crate) struct Req {
     lb: LoadBalancer,
@@ -53,11 +54,16 @@ impl Req {
             if Some(pipe) == self.reply_pipe {
                 return Ok(msg);
             }
+            if !msg.more() {
+                pipes.note_drop(DropReason::Unexpected);
+            }
         }
     }
 
-    /// Drops the rest of a message whose first frame was `msg`.
+    /// Drops a malformed or stale reply whose first frame (from the reply
+    /// pipe) was `msg`, and the rest of it.
     fn skip_rest(&mut self, mut msg: Msg, pipes: &mut PipeSet) {
+        pipes.note_drop(DropReason::Unexpected);
         while msg.more() {
             match self.recv_from_reply_pipe(pipes) {
                 Ok(m) => msg = m,
@@ -113,7 +119,11 @@ impl Req {
         self.message_begins = false;
         // Replies that arrived before this request was sent are stale
         // (answers to abandoned requests, or duplicates): drop them.
-        while self.fq.recv(pipes).is_ok() {}
+        while let Ok(frame) = self.fq.recv(pipes) {
+            if !frame.more() {
+                pipes.note_drop(DropReason::Unexpected);
+            }
+        }
         Ok(msg)
     }
 }
@@ -278,6 +288,8 @@ mod tests {
         assert_eq!(b.recv_all(), vec![v(&[b"", b"q2"])]);
         b.send(&[b"", b"r2"]);
         assert_eq!(recv(&mut req, &mut pipes).unwrap(), v(&[b"r2"]));
+        assert_eq!(pipes.drops.unexpected, 1, "b's unasked-for message");
+        assert_eq!(pipes.drops.total(), 1);
     }
 
     #[test]
@@ -292,6 +304,8 @@ mod tests {
         assert!(!req.has_in(&mut pipes));
         rep.send(&[b"", b"good"]);
         assert_eq!(recv(&mut req, &mut pipes).unwrap(), v(&[b"good"]));
+        assert_eq!(pipes.drops.unexpected, 3);
+        assert_eq!(pipes.drops.total(), 3);
     }
 
     #[test]
@@ -315,6 +329,7 @@ mod tests {
         assert!(!req.has_in(&mut pipes));
         a.send(&[b"", b"r4"]);
         assert_eq!(recv(&mut req, &mut pipes).unwrap(), v(&[b"r4"]));
+        assert_eq!(pipes.drops.unexpected, 1, "the late reply");
     }
 
     #[test]
@@ -337,6 +352,7 @@ mod tests {
         assert!(!req.has_in(&mut pipes));
         a.send(&[&second[0], b"", b"r2"]);
         assert_eq!(recv(&mut req, &mut pipes).unwrap(), v(&[b"r2"]));
+        assert_eq!(pipes.drops.unexpected, 1, "the reply to q1");
     }
 
     #[test]

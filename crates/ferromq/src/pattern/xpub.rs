@@ -31,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::msg::Msg;
 use crate::options::flag_value;
 use crate::options::id;
+use crate::stats::DropReason;
 use std::collections::VecDeque;
 
 /// The subscription (`true`) or cancel (`false`) a frame carries, if it is
@@ -108,8 +109,11 @@ impl Xpub {
             return;
         };
         // Frames after a subscription frame in the same message are not
-        // subscriptions nor data: they are dropped.
+        // subscriptions nor data: they are dropped. A PUB takes nothing
+        // else from its peers: their other messages are dropped, and
+        // counted.
         let mut in_subscription = false;
+        let mut unexpected = 0;
         loop {
             let first = !pipe.reader.mid_message();
             let Ok(msg) = pipe.reader.read() else { break };
@@ -121,9 +125,17 @@ impl Xpub {
                     continue;
                 }
             }
-            if !in_subscription && !self.is_pub {
-                self.pending.push_back(msg);
+            if in_subscription {
+                continue;
             }
+            if !self.is_pub {
+                self.pending.push_back(msg);
+            } else if !msg.more() {
+                unexpected += 1;
+            }
+        }
+        if unexpected > 0 {
+            pipes.drops.add(DropReason::Unexpected, unexpected);
         }
     }
 

@@ -240,8 +240,10 @@ mod tests {
             a.recv_all(),
             vec![v(&[b"up", b"\x01not a subscription"]), v(&[b"second"])]
         );
-        // b (HWM 1) was full for the second message.
+        // b (HWM 1) was full for the second message: it missed it, and
+        // that counts.
         assert_eq!(b.recv_all(), vec![v(&[b"up", b"\x01not a subscription"])]);
+        assert_eq!(pipes.drops.hwm, 1);
         // The frames after a subscription frame are dropped.
         send(&mut x, &mut pipes, &[b"\x01T", b"extra"]).unwrap();
         assert_eq!(subs(&mut a), vec![sub(b"T")]);
@@ -256,6 +258,7 @@ mod tests {
             send(&mut x, &mut pipes, &[t]).unwrap();
         }
         assert_eq!(subs(&mut a), vec![sub(b"1"), sub(b"2"), sub(b"3")]);
+        assert_eq!(pipes.drops.total(), 0);
     }
 
     #[test]
