@@ -30,6 +30,15 @@ fn try_send(s: &Socket, prefix: &str, n: u64) -> bool {
     }
 }
 
+/// Messages a socket still holds for the peer at connect endpoint `ep`
+/// (the queue kept across reconnects), from its per-peer stats.
+fn queued_for(s: &Socket, ep: &str) -> u64 {
+    let stats = s.stats().unwrap();
+    let peers: Vec<_> = stats.peers.iter().filter(|p| p.endpoint == ep).collect();
+    assert_eq!(peers.len(), 1, "one queue for {ep}: {:?}", stats.peers);
+    peers[0].queued_out
+}
+
 fn check_deadline(start: Instant, what: &str) {
     assert!(start.elapsed() < DEADLINE, "timed out: {what}");
 }
@@ -57,12 +66,15 @@ fn number(body: &[u8], prefix: &str) -> Option<u64> {
 /// (DISCONNECTED, then CONNECTED and HANDSHAKE_SUCCEEDED); the first
 /// incarnation printed exactly 0..=a with a below the freeze point; the
 /// second exactly b..=last, where `last` is the last message sent, so
-/// everything sent after the restart arrived; and b + SNDHWM >= (sent at
-/// the kill), so the gap a+1..b-1 (at least 290 messages) is exactly what
-/// had left the queue. TCP cannot tell the sender which of those bytes
-/// the dead process had read, so they are lost without a count: the
-/// PUSH's `dropped` stays 0. Nothing arrives twice: the queue hands each
-/// message to one connection only.
+/// everything sent after the restart arrived. The gap is accounted for
+/// by the PUSH's per-peer stats: nothing is sent between the kill and the
+/// DISCONNECTED event, after which the dead engine can take nothing more,
+/// so the `queued_out` then (S <= SNDHWM) is exactly what survives, and
+/// b == (sent at the kill) - S: the gap a+1..b-1 (at least 290 messages)
+/// is exactly what had left the queue for the dead connection. TCP cannot
+/// tell the sender which of those bytes the dead process had read, so
+/// they are not counted as dropped (`dropped` stays 0). Nothing arrives
+/// twice: the queue hands each message to one connection only.
 #[test]
 fn push_reconnects_to_a_pull_killed_mid_stream_and_restarted() {
     const SNDHWM: u64 = 10;
@@ -103,15 +115,11 @@ fn push_reconnects_to_a_pull_killed_mid_stream_and_restarted() {
     let killed_at = next;
     first.kill9();
     let got1 = first.received("");
-    // Keep sending through the outage: this queues in the PUSH's pipe.
-    while events
-        .wait_for_within(event::DISCONNECTED, mark, Duration::ZERO)
-        .is_none()
-    {
-        send_paced(&mut next);
-        check_deadline(start, "DISCONNECTED after the kill");
-    }
+    // Nothing is sent until the drop is reported: then the dead engine
+    // can take nothing more, and what the queue still holds is exactly
+    // what will survive.
     let disconnected = events.wait_for(event::DISCONNECTED, mark);
+    let survivors = queued_for(&push, &ep);
     let mut second = start_bound("PULL #2", &pull_args);
     while events
         .wait_for_within(event::HANDSHAKE_SUCCEEDED, disconnected, Duration::ZERO)
@@ -142,9 +150,14 @@ fn push_reconnects_to_a_pull_killed_mid_stream_and_restarted() {
     assert!(a < frozen_at, "a frozen process printed {a}");
     assert!(b > a, "the restart got {b}, already delivered to the first");
     assert!(
-        b + SNDHWM >= killed_at,
-        "the restart got {b}: more than SNDHWM of the messages sent before the kill at \
-         {killed_at} survived it, so the queue resent some that had left"
+        survivors <= SNDHWM,
+        "{survivors} queued with SNDHWM {SNDHWM}"
+    );
+    assert_eq!(
+        b,
+        killed_at - survivors,
+        "the restart must begin with the first of the {survivors} messages still queued \
+         when the connection dropped (sent before the kill: {killed_at})"
     );
     assert_run("second incarnation", &got2, b, 1);
     assert_eq!(*got2.last().unwrap(), last);
@@ -152,9 +165,9 @@ fn push_reconnects_to_a_pull_killed_mid_stream_and_restarted() {
     assert_eq!(stats.messages_sent, next);
     eprintln!(
         "sigkill PULL: sent {next} (frozen at {frozen_at}, killed at {killed_at}); first got \
-         0..={a}, second got {b}..={last}; lost with the dead connection: {}; PUSH dropped \
-         (counted): {:?}; events: DISCONNECTED #{disconnected}, CONNECTED #{connected}, \
-         HANDSHAKE_SUCCEEDED #{handshake}: {}",
+         0..={a}, second got {b}..={last}; still queued at the drop: {survivors}; lost with \
+         the dead connection: {}; PUSH dropped (counted): {:?}; events: DISCONNECTED \
+         #{disconnected}, CONNECTED #{connected}, HANDSHAKE_SUCCEEDED #{handshake}: {}",
         b - a - 1,
         stats.dropped,
         events.names()

@@ -132,6 +132,9 @@ struct LongPartition {
     before: u64,
     /// Sent into the cut before the drop.
     cut_end: u64,
+    /// Still in the PUSH's queue when the drop was reported (its per-peer
+    /// `queued_out`).
+    survivors: u64,
     /// The last one sent (after the reconnect).
     last: u64,
 }
@@ -178,6 +181,13 @@ fn long_partition(ns: &mut Netns, peer_heartbeats: bool) -> LongPartition {
     }
     let cut_end = next;
     let dropped = events.wait_for(event::DISCONNECTED, up);
+    // Nothing was sent since the cut's 200, and the dead engine can take
+    // nothing more: this is what survives the drop.
+    let survivors = {
+        let stats = push.stats().unwrap();
+        assert_eq!(stats.peers.len(), 1, "{:?}", stats.peers);
+        stats.peers[0].queued_out
+    };
     events.wait_for(event::CONNECT_RETRIED, dropped);
     if peer_heartbeats {
         peer.wait_until("the peer dropping its side", |lines| {
@@ -214,7 +224,8 @@ fn long_partition(ns: &mut Netns, peer_heartbeats: bool) -> LongPartition {
     let got = peer.received("");
     eprintln!(
         "long partition (peer heartbeats: {peer_heartbeats}): printed 0..{before} before the \
-         cut, sent {before}..{cut_end} into it, {} after; the peer got {} in all; PUSH \
+         cut, sent {before}..{cut_end} into it ({survivors} still queued at the drop), {} \
+         after; the peer got {} in all; PUSH \
          dropped (counted) {:?}; PUSH events: DISCONNECTED #{dropped}, HANDSHAKE_SUCCEEDED \
          #{back}: {}; peer events: {:?}",
         next - cut_end,
@@ -231,6 +242,7 @@ fn long_partition(ns: &mut Netns, peer_heartbeats: bool) -> LongPartition {
         got,
         before,
         cut_end,
+        survivors,
         last,
     }
 }
@@ -247,9 +259,11 @@ fn long_partition(ns: &mut Netns, peer_heartbeats: bool) -> LongPartition {
 /// still wait in the PUSH's queue, which survives the reconnect; the rest
 /// had left for the dead connection (engine buffer, kernel send buffer),
 /// whose far end was closed by the peer's own heartbeat, so none of it
-/// can arrive late. Hence P + 200 - SNDHWM <= b <= P + 200. The PUSH's
-/// stats do not count this loss (`dropped` stays 0): what the kernel had
-/// taken cannot be known to be lost.
+/// can arrive late. Exactly: nothing is sent between those 200 and the
+/// DISCONNECTED event, so the PUSH's per-peer `queued_out` then (S) is
+/// what survives, and b == P + 200 - S; the gap is the 200 - S messages
+/// the dead connection took. They are not counted as dropped (`dropped`
+/// stays 0): what the kernel had taken cannot be known to be lost.
 #[test]
 fn a_partition_longer_than_the_heartbeat_timeout_drops_and_reconnects() {
     let Some(mut ns) =
@@ -264,9 +278,13 @@ fn a_partition_longer_than_the_heartbeat_timeout_drops_and_reconnects() {
     let b = r.got[p];
     assert_run("after the reconnect", &r.got[p..], b, 1);
     assert_eq!(*r.got.last().unwrap(), r.last);
-    assert!(
-        b + 10 >= r.cut_end && b <= r.cut_end,
-        "the run after the reconnect starts at {b}; sent into the cut: {}..{}",
+    assert!(r.survivors <= 10, "{} queued with SNDHWM 10", r.survivors);
+    assert_eq!(
+        b,
+        r.cut_end - r.survivors,
+        "the run after the reconnect must begin with the first of the {} messages still \
+         queued at the drop; sent into the cut: {}..{}",
+        r.survivors,
         r.before,
         r.cut_end
     );
