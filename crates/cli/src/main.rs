@@ -3,6 +3,7 @@
 
 mod hex;
 mod peer;
+mod seq;
 
 use clap::{Args, Parser, Subcommand};
 use ferromq::{Context, Socket, SocketType};
@@ -33,10 +34,17 @@ enum Cmd {
     /// Print received messages, one line each. A REP socket sends each
     /// request back as its reply (an echo server).
     Recv(RecvArgs),
+    // Fault-test helpers (seq.rs): killable numbered streams.
+    /// Send numbered messages at a steady pace, one `sent N` line each
+    /// (for fault tests; exits when stdin closes).
+    SeqSend(seq::SendArgs),
+    /// Print each message as it arrives, one `recv TEXT` line each (for
+    /// fault tests; exits when stdin closes).
+    SeqRecv(seq::RecvArgs),
 }
 
 /// How to make the socket: the options common to every subcommand.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct SocketArgs {
     /// Socket type: PAIR, PUB, SUB, REQ, REP, DEALER, ROUTER, PULL, PUSH,
     /// XPUB or XSUB (any case).
@@ -245,6 +253,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let (name, result) = match &cli.command {
         Cmd::Peer(args) => return peer::run(args),
+        Cmd::SeqSend(args) => return seq::run_send(args),
+        Cmd::SeqRecv(args) => return seq::run_recv(args),
         Cmd::Send(args) => ("send", run_send(args)),
         Cmd::Recv(args) => ("recv", run_recv(args)),
     };
