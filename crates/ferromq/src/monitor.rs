@@ -36,7 +36,8 @@ pub mod event {
     pub const ACCEPTED: u16 = 0x0020;
     /// Accepting a connection failed (value: the errno).
     pub const ACCEPT_FAILED: u16 = 0x0040;
-    /// A listener or a failed connect's fd was closed (value: the fd).
+    /// A listener or a failed connect's fd was closed (value: the fd, or
+    /// -1 as `u32` when the connect failed before an fd was kept).
     pub const CLOSED: u16 = 0x0080;
     /// Closing an fd failed (value: the errno).
     pub const CLOSE_FAILED: u16 = 0x0100;

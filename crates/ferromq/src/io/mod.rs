@@ -659,6 +659,11 @@ impl Reactor {
         let mut stream = match started {
             Ok(stream) => stream,
             Err(errno) => {
+                // As libzmq reports every failed attempt: CLOSED, then
+                // CONNECT_RETRIED (the fd is already gone: -1).
+                c.socket
+                    .monitor
+                    .emit(event::CLOSED, u32::MAX, &c.endpoint, None);
                 if errno == ECONNREFUSED && Self::stops_on_refusal(c) {
                     return self.give_up(id);
                 }
@@ -968,7 +973,11 @@ impl Reactor {
         let Some(Entry::Engine { mut engine, origin }) = self.remove(token) else {
             return;
         };
-        engine.flush_before_close();
+        if matches!(why, Closed::Timeout) {
+            engine.stream.abort_on_close();
+        } else {
+            engine.flush_before_close();
+        }
         let _ = self.poll.registry().deregister(&mut engine.stream);
         if let Some(counters) = &engine.peer_counters {
             counters.set_connected(false);

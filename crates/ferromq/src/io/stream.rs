@@ -51,6 +51,17 @@ impl Stream {
         fd as u32
     }
 
+    /// Makes the coming close an abort (SO_LINGER 0: an RST, and unsent
+    /// data discarded) for a connection given up as dead: otherwise the
+    /// kernel keeps retransmitting what it took, and after a partition
+    /// heals the peer would get those old messages after newer ones sent
+    /// on the next connection.
+    pub(crate) fn abort_on_close(&self) {
+        if let Stream::Tcp(s) = self {
+            let _ = socket2::SockRef::from(s).set_linger(Some(std::time::Duration::ZERO));
+        }
+    }
+
     /// Whether the non-blocking connect reached the peer.
     pub(crate) fn is_connected(&self) -> bool {
         match self {
