@@ -37,10 +37,7 @@ fn conflated(s: &Socket) -> u64 {
 /// path in `dir`, a fresh inproc name).
 fn unbound_endpoint(tr: Transport, dir: &TempDir) -> String {
     match tr {
-        Transport::Tcp => {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            format!("tcp://127.0.0.1:{}", l.local_addr().unwrap().port())
-        }
+        Transport::Tcp => unused_endpoint(),
         Transport::Ipc => format!("ipc://{}/later", dir.path().display()),
         Transport::Inproc => tr.any_endpoint(),
     }

@@ -30,8 +30,7 @@ fn example_path(name: &str) -> PathBuf {
 
 /// A free tcp endpoint on 127.0.0.1.
 fn free_endpoint() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("tcp://127.0.0.1:{}", l.local_addr().unwrap().port())
+    unused_endpoint()
 }
 
 /// A running example; killed when dropped. Its stdout lines arrive on a

@@ -100,8 +100,7 @@ fn next_event(m: &Monitor) -> ferromq::MonitorEvent {
 
 /// A port nothing listens on (briefly bound, then released).
 fn dead_endpoint() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("tcp://{}", l.local_addr().unwrap())
+    unused_endpoint()
 }
 
 #[test]

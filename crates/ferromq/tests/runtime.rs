@@ -18,10 +18,7 @@ per_transport!(
 fn connect_before_bind_queues_messages() {
     let ctx = Context::new();
     // Find a free port, then release it for the late binder.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = unused_port();
     let ep = format!("tcp://127.0.0.1:{port}");
     let push = ctx.socket(SocketType::Push).unwrap();
     push.connect(&ep).unwrap();
@@ -333,10 +330,7 @@ fn term_waits_for_lingering_messages_like_zmq_ctx_term() {
     // The receiver lives in another context, so terminating the sender's
     // context does not touch it.
     let receiver_ctx = Context::new();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = unused_port();
     let ep = format!("tcp://127.0.0.1:{port}");
     let ctx = Context::new();
     let push = ctx.socket(SocketType::Push).unwrap();

@@ -21,12 +21,16 @@ pub fn ferromq_bin() -> &'static str {
     env!("CARGO_BIN_EXE_ferromq")
 }
 
-/// A loopback port that was free a moment ago (for a peer that must be
-/// restarted on the same port).
+/// A loopback port that is free now, for a peer that must be restarted
+/// on the same port (shared with the library's tests: see there why it is
+/// not an ephemeral one).
 pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+    ports::unused_port()
 }
+
+#[path = "../../../ferromq/tests/common/ports.rs"]
+#[allow(dead_code)]
+mod ports;
 
 /// One child process whose stdout lines are collected as they come. It is
 /// killed (SIGKILL) when dropped; it also ends by itself when its stdin

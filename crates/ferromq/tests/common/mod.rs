@@ -122,3 +122,7 @@ pub fn with_timeout(s: Socket) -> Socket {
 pub fn port_of(ep: &str) -> u16 {
     ep.rsplit(':').next().unwrap().parse().unwrap()
 }
+
+mod ports;
+#[allow(unused_imports)] // each test file uses a subset
+pub use ports::{unused_endpoint, unused_port};
