@@ -386,7 +386,35 @@ def pair(ipc_dir, peers, zctx, transport):
 # --- the guide's example programs ---------------------------------------------
 
 
-class ExampleProcess:
+class LineCollector:
+    """Collects a child process's stdout lines (and its stderr) as they
+    come, on two daemon threads. `lines` grows under `_changed`, which is
+    notified on every line and once more at end of output (`eof`)."""
+
+    def _collect(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._stderr: list[str] = []
+        self._changed = threading.Condition()
+        self.eof = False
+        threading.Thread(target=self._pump_stdout, daemon=True).start()
+        threading.Thread(target=self._pump_stderr, daemon=True).start()
+
+    def _pump_stdout(self):
+        for line in self.proc.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self.eof = True
+            self._changed.notify_all()
+
+    def _pump_stderr(self):
+        for line in self.proc.stderr:
+            self._stderr.append(line)
+
+
+class ExampleProcess(LineCollector):
     """One example program (target/debug/examples/<name>) running with
     its endpoint overrides in the environment; stdout is collected line by
     line."""
@@ -399,34 +427,17 @@ class ExampleProcess:
         full_env = dict(os.environ)
         full_env.update(env or {})
         full_env.setdefault("RUST_BACKTRACE", "1")
-        self.proc = subprocess.Popen(
-            [str(binary), *args],
-            stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-            env=full_env,
+        self._collect(
+            subprocess.Popen(
+                [str(binary), *args],
+                stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                bufsize=1,
+                env=full_env,
+            )
         )
-        self.lines: list[str] = []
-        self._stderr: list[str] = []
-        self._changed = threading.Condition()
-        self._stdout_done = False
-        threading.Thread(target=self._pump_stdout, daemon=True).start()
-        threading.Thread(target=self._pump_stderr, daemon=True).start()
-
-    def _pump_stdout(self):
-        for line in self.proc.stdout:
-            with self._changed:
-                self.lines.append(line.rstrip("\n"))
-                self._changed.notify_all()
-        with self._changed:
-            self._stdout_done = True
-            self._changed.notify_all()
-
-    def _pump_stderr(self):
-        for line in self.proc.stderr:
-            self._stderr.append(line)
 
     def describe(self) -> str:
         """Name, pid, state, and what it printed: for failure messages."""
@@ -456,7 +467,7 @@ class ExampleProcess:
                 if len(found) >= count:
                     return found
                 left = end - time.monotonic()
-                if left <= 0 or self._stdout_done:
+                if left <= 0 or self.eof:
                     break
                 self._changed.wait(left)
         pytest.fail(
@@ -503,7 +514,7 @@ class ExampleProcess:
         """Waits (bounded) until all stdout, a last unfinished line
         included, is in self.lines."""
         with self._changed:
-            self._changed.wait_for(lambda: self._stdout_done, timeout=TIMEOUT)
+            self._changed.wait_for(lambda: self.eof, timeout=TIMEOUT)
 
 
 @pytest.fixture

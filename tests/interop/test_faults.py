@@ -26,7 +26,7 @@ import pytest
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from conftest import TIMEOUT, free_endpoints, py_socket
+from conftest import TIMEOUT, LineCollector, free_endpoints, py_socket
 
 HERE = Path(__file__).resolve().parent
 LIBZMQ_PEER = [sys.executable, str(HERE / "libzmq_peer.py")]
@@ -34,39 +34,22 @@ LIBZMQ_PEER = [sys.executable, str(HERE / "libzmq_peer.py")]
 PACE = 0.0002
 
 
-class LineProc:
+class LineProc(LineCollector):
     """A child process whose stdout lines are collected as they come."""
 
     def __init__(self, name: str, args: list[str]):
         self.name = name
         self.args = args
-        self.proc = subprocess.Popen(
-            args,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            bufsize=1,
+        self._collect(
+            subprocess.Popen(
+                args,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                bufsize=1,
+            )
         )
-        self.lines: list[str] = []
-        self.eof = False
-        self._stderr: list[str] = []
-        self._changed = threading.Condition()
-        threading.Thread(target=self._pump_stdout, daemon=True).start()
-        threading.Thread(target=self._pump_stderr, daemon=True).start()
-
-    def _pump_stdout(self):
-        for line in self.proc.stdout:
-            with self._changed:
-                self.lines.append(line.rstrip("\n"))
-                self._changed.notify_all()
-        with self._changed:
-            self.eof = True
-            self._changed.notify_all()
-
-    def _pump_stderr(self):
-        for line in self.proc.stderr:
-            self._stderr.append(line)
 
     def describe(self) -> str:
         rc = self.proc.poll()

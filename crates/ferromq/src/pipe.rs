@@ -899,6 +899,18 @@ mod tests {
         }
     }
 
+    /// Parks the reader until the writer wakes it. The writer publishes
+    /// or closes within microseconds, so a park that runs to its timeout
+    /// means a wake-up was lost.
+    fn park_expecting_a_wake(after: &str) {
+        let start = std::time::Instant::now();
+        std::thread::park_timeout(std::time::Duration::from_secs(5));
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "missed wake-up after {after}"
+        );
+    }
+
     fn counter() -> Arc<Counter> {
         Arc::new(Counter(AtomicUsize::new(0)))
     }
@@ -993,17 +1005,7 @@ mod tests {
                     next += 1;
                 }
                 Err(ReadState::Closed) => break,
-                Err(ReadState::Empty) => {
-                    // The writer publishes or closes within microseconds and
-                    // must wake us: a park that runs to its timeout means a
-                    // wake-up was lost.
-                    let start = std::time::Instant::now();
-                    std::thread::park_timeout(std::time::Duration::from_secs(5));
-                    assert!(
-                        start.elapsed() < std::time::Duration::from_secs(5),
-                        "missed wake-up after {next} messages"
-                    );
-                }
+                Err(ReadState::Empty) => park_expecting_a_wake(&format!("{next} messages")),
             }
         }
         writer.join().unwrap();
@@ -1223,14 +1225,7 @@ mod tests {
                     got += 1;
                 }
                 Err(ReadState::Closed) => break,
-                Err(ReadState::Empty) => {
-                    let start = std::time::Instant::now();
-                    std::thread::park_timeout(std::time::Duration::from_secs(5));
-                    assert!(
-                        start.elapsed() < std::time::Duration::from_secs(5),
-                        "missed wake-up after {last:?}"
-                    );
-                }
+                Err(ReadState::Empty) => park_expecting_a_wake(&format!("{last:?}")),
             }
         }
         writer.join().unwrap();
