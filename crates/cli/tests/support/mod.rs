@@ -2,6 +2,7 @@
 //! processes read line by line, monitor event logs, sequence checks.
 #![allow(dead_code)] // each test file uses a subset
 
+pub mod delay;
 pub mod netns;
 
 use ferromq::monitor::event;

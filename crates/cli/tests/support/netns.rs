@@ -30,7 +30,6 @@ pub struct Netns {
     /// The address of the namespace's side.
     pub peer_ip: String,
     partitioned: bool,
-    qdisc: bool,
 }
 
 /// Runs `ip ARGS...`; the error is its stderr.
@@ -82,7 +81,6 @@ impl Netns {
             host_ip: format!("10.{b}.{c}.1"),
             peer_ip: format!("10.{b}.{c}.2"),
             partitioned: false,
-            qdisc: false,
         };
         // A run killed before its cleanup may have left a blackhole for
         // this address.
@@ -138,14 +136,29 @@ impl Netns {
         ip(&["-n", &self.name, "route", "del", "blackhole", &to_host]).unwrap();
     }
 
-    /// Adds a netem qdisc (e.g. `delay 20ms loss 1%`) to this side's veth
-    /// end, or says why it cannot.
-    pub fn netem(&mut self, spec: &[&str]) -> Result<(), String> {
-        let mut args = vec!["qdisc", "add", "dev", &self.host_if, "root", "netem"];
-        args.extend_from_slice(spec);
-        run("tc", &args)?;
-        self.qdisc = true;
-        Ok(())
+    /// Drops `percent` of the packets entering the namespace, at random,
+    /// with an nftables rule inside it (this kernel has no netem qdisc);
+    /// or says why it cannot. The namespace's deletion removes the rule.
+    pub fn drop_randomly(&mut self, percent: u32) -> Result<(), String> {
+        let nft = |args: &[&str]| {
+            let mut full = vec!["netns", "exec", &self.name, "nft"];
+            full.extend_from_slice(args);
+            run("ip", &full)
+        };
+        nft(&["add", "table", "inet", "fmq"])?;
+        nft(&[
+            "add",
+            "chain",
+            "inet",
+            "fmq",
+            "input",
+            "{ type filter hook input priority 0 ; }",
+        ])?;
+        let share = percent.to_string();
+        nft(&[
+            "add", "rule", "inet", "fmq", "input", "numgen", "random", "mod", "100", "<", &share,
+            "drop",
+        ])
     }
 }
 
@@ -153,9 +166,6 @@ impl Drop for Netns {
     fn drop(&mut self) {
         if self.partitioned {
             let _ = ip(&["route", "del", "blackhole", &format!("{}/32", self.peer_ip)]);
-        }
-        if self.qdisc {
-            let _ = run("tc", &["qdisc", "del", "dev", &self.host_if, "root"]);
         }
         // Deleting the namespace destroys its veth end and with it the pair;
         // deleting the link as well covers a namespace that was not made.
