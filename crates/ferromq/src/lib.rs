@@ -32,6 +32,7 @@ mod options;
 mod pattern;
 mod pipe;
 mod poll;
+mod signal;
 mod socket;
 pub mod stats;
 
@@ -41,7 +42,7 @@ pub use ferromq_proto::SocketType;
 pub use monitor::{Monitor, MonitorEvent};
 pub use msg::{Msg, INLINE_CAPACITY};
 pub use options::reconnect_stop;
-pub use options::{id as option, POLLIN, POLLOUT};
-pub use poll::{poll, PollItem};
+pub use options::{id as option, POLLERR, POLLIN, POLLOUT};
+pub use poll::{poll, PollItem, Poller, Ready};
 pub use socket::{Socket, DONTWAIT, SNDMORE};
 pub use stats::{DropReason, SocketStats};

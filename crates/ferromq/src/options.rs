@@ -13,6 +13,7 @@ pub mod id {
     pub const SNDBUF: i32 = 11;
     pub const RCVBUF: i32 = 12;
     pub const RCVMORE: i32 = 13;
+    pub const FD: i32 = 14;
     pub const EVENTS: i32 = 15;
     pub const TYPE: i32 = 16;
     pub const LINGER: i32 = 17;
@@ -58,6 +59,8 @@ pub mod reconnect_stop {
 pub const POLLIN: i32 = 1;
 /// `ZMQ_EVENTS` bit: a message can be sent.
 pub const POLLOUT: i32 = 2;
+/// Poll bit: an error condition on a raw file descriptor.
+pub const POLLERR: i32 = 4;
 
 /// Every option of a socket, with libzmq's defaults.
 #[derive(Debug, Clone)]

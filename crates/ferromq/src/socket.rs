@@ -13,6 +13,7 @@ use crate::msg::Msg;
 use crate::options::{self, id, Options};
 use crate::pattern::{new_pattern, Pattern, PipeId, PipeSet, SendError, SocketPipe};
 use crate::pipe::{self, Waker};
+use crate::signal::FdSignal;
 use crate::stats::{PeerShared, PeerStats, SocketStats};
 use bytes::Bytes;
 use ferromq_proto::SocketType;
@@ -166,6 +167,8 @@ struct Inner {
     sent_since_wait: bool,
     /// Messages and bytes through the application side.
     counts: Traffic,
+    /// ZMQ_FD, once asked for (see [`Socket::fd`]).
+    fd_signal: Option<Arc<FdSignal>>,
 }
 
 /// Sent and received counts, kept by the socket's own thread.
@@ -239,6 +242,7 @@ impl Socket {
                 zombies: Vec::new(),
                 sent_since_wait: false,
                 counts: Traffic::default(),
+                fd_signal: None,
             }),
         })
     }
@@ -439,37 +443,11 @@ impl Socket {
     }
 
     /// Sends one [`Msg`] (see [`send`](Socket::send)).
-    pub fn send_msg(&self, mut msg: Msg, flags: i32) -> Result<()> {
+    pub fn send_msg(&self, msg: Msg, flags: i32) -> Result<()> {
         let mut inner = self.inner.borrow_mut();
-        inner.check_term()?;
-        msg.set_more(flags & SNDMORE != 0);
-        let (len, last) = (msg.len() as u64, !msg.more());
-        inner.process_commands();
-        // The deadline is computed at the first wait: reading the clock on
-        // every call showed in the profile.
-        let mut wait = None;
-        loop {
-            let Inner { pattern, pipes, .. } = &mut *inner;
-            match pattern.send(msg, pipes) {
-                Ok(()) => {
-                    inner.sent_since_wait = true;
-                    inner.counts.bytes_sent += len;
-                    inner.counts.messages_sent += u64::from(last);
-                    return Ok(());
-                }
-                Err(SendError { error, msg: back }) => {
-                    if error.kind() != ErrorKind::EAGAIN {
-                        return Err(error);
-                    }
-                    let timeout = inner.options.sndtimeo;
-                    let Some(until) = *wait.get_or_insert_with(|| deadline(timeout, flags)) else {
-                        return Err(error);
-                    };
-                    msg = back;
-                    inner.wait(until, false, "send timed out (SNDTIMEO)")?;
-                }
-            }
-        }
+        let result = inner.send_msg(msg, flags);
+        inner.after_call();
+        result
     }
 
     /// Sends every part as one multipart message.
@@ -494,30 +472,9 @@ impl Socket {
     /// tells whether more frames of the message follow.
     pub fn recv(&self, flags: i32) -> Result<Msg> {
         let mut inner = self.inner.borrow_mut();
-        inner.check_term()?;
-        inner.process_commands();
-        let mut wait = None;
-        loop {
-            let Inner { pattern, pipes, .. } = &mut *inner;
-            match pattern.recv(pipes) {
-                Ok(msg) => {
-                    inner.rcvmore = msg.more();
-                    inner.counts.bytes_received += msg.len() as u64;
-                    inner.counts.messages_received += u64::from(!msg.more());
-                    return Ok(msg);
-                }
-                Err(error) => {
-                    if error.kind() != ErrorKind::EAGAIN {
-                        return Err(error);
-                    }
-                    let timeout = inner.options.rcvtimeo;
-                    let Some(until) = *wait.get_or_insert_with(|| deadline(timeout, flags)) else {
-                        return Err(error);
-                    };
-                    inner.wait(until, true, "receive timed out (RCVTIMEO)")?;
-                }
-            }
-        }
+        let result = inner.recv(flags);
+        inner.after_call();
+        result
     }
 
     /// Receives a whole multipart message, as byte vectors.
@@ -564,7 +521,54 @@ impl Socket {
         if pattern.has_out(pipes) {
             events |= options::POLLOUT;
         }
+        inner.after_call();
         Ok(events)
+    }
+
+    /// A file descriptor for event loops (ZMQ_FD): poll it for
+    /// readability (epoll, mio, tokio's `AsyncFd`) and you will not miss
+    /// work on this socket. The rule, stronger than libzmq's:
+    ///
+    /// - While a message is waiting to be received, the descriptor is
+    ///   readable. Every [`recv`](Socket::recv), [`send`](Socket::send)
+    ///   and [`events`](Socket::events) clears it and sets it again at
+    ///   once if a message is still waiting, so reading one message and
+    ///   going back to the loop is safe: no edge is ever lost to messages
+    ///   that arrived while you were not looking.
+    /// - After a send failed with `EAGAIN`, the descriptor turns readable
+    ///   when the socket may have room again.
+    /// - It may be readable with nothing to do (call `events()` to know);
+    ///   never read from or write to it yourself.
+    ///
+    /// ```
+    /// use ferromq::{Context, SocketType, DONTWAIT};
+    /// let ctx = Context::new();
+    /// let pull = ctx.socket(SocketType::Pull)?;
+    /// pull.bind("inproc://fd-doc")?;
+    /// let fd = pull.fd()?; // register with epoll / AsyncFd for READABLE
+    /// let push = ctx.socket(SocketType::Push)?;
+    /// push.connect("inproc://fd-doc")?;
+    /// push.send("hello", 0)?;
+    /// // ... the loop sees `fd` readable, then:
+    /// while let Ok(msg) = pull.recv(DONTWAIT) {
+    ///     assert_eq!(&msg[..], b"hello");
+    /// }
+    /// # let _ = fd;
+    /// # Ok::<(), ferromq::Error>(())
+    /// ```
+    pub fn fd(&self) -> Result<std::os::fd::RawFd> {
+        let mut inner = self.inner.borrow_mut();
+        inner.check_term()?;
+        if inner.fd_signal.is_none() {
+            let signal = Arc::new(
+                FdSignal::new().map_err(|e| Error::from_io(&e, "cannot create the socket's fd"))?,
+            );
+            inner.link.mailbox.watch(signal.clone());
+            inner.fd_signal = Some(signal);
+            inner.process_commands();
+            inner.after_call();
+        }
+        Ok(inner.fd_signal.as_ref().map_or(-1, |s| s.fd()))
     }
 
     /// Sets an option by its libzmq number and raw value (ints are 4 bytes
@@ -590,6 +594,9 @@ impl Socket {
     pub fn get_option_raw(&self, option: i32) -> Result<Vec<u8>> {
         if option == id::EVENTS {
             return Ok(self.events()?.to_ne_bytes().to_vec());
+        }
+        if option == id::FD {
+            return Ok(self.fd()?.to_ne_bytes().to_vec());
         }
         let inner = self.inner.borrow();
         let int = |v: i32| Ok(v.to_ne_bytes().to_vec());
@@ -827,6 +834,83 @@ impl Socket {
 }
 
 impl Inner {
+    /// See [`Socket::send_msg`].
+    fn send_msg(&mut self, mut msg: Msg, flags: i32) -> Result<()> {
+        let inner = self;
+        inner.check_term()?;
+        msg.set_more(flags & SNDMORE != 0);
+        let (len, last) = (msg.len() as u64, !msg.more());
+        inner.process_commands();
+        // The deadline is computed at the first wait: reading the clock on
+        // every call showed in the profile.
+        let mut wait = None;
+        loop {
+            let Inner { pattern, pipes, .. } = &mut *inner;
+            match pattern.send(msg, pipes) {
+                Ok(()) => {
+                    inner.sent_since_wait = true;
+                    inner.counts.bytes_sent += len;
+                    inner.counts.messages_sent += u64::from(last);
+                    return Ok(());
+                }
+                Err(SendError { error, msg: back }) => {
+                    if error.kind() != ErrorKind::EAGAIN {
+                        return Err(error);
+                    }
+                    let timeout = inner.options.sndtimeo;
+                    let Some(until) = *wait.get_or_insert_with(|| deadline(timeout, flags)) else {
+                        return Err(error);
+                    };
+                    msg = back;
+                    inner.wait(until, false, "send timed out (SNDTIMEO)")?;
+                }
+            }
+        }
+    }
+
+    /// See [`Socket::recv`].
+    fn recv(&mut self, flags: i32) -> Result<Msg> {
+        let inner = self;
+        inner.check_term()?;
+        inner.process_commands();
+        let mut wait = None;
+        loop {
+            let Inner { pattern, pipes, .. } = &mut *inner;
+            match pattern.recv(pipes) {
+                Ok(msg) => {
+                    inner.rcvmore = msg.more();
+                    inner.counts.bytes_received += msg.len() as u64;
+                    inner.counts.messages_received += u64::from(!msg.more());
+                    return Ok(msg);
+                }
+                Err(error) => {
+                    if error.kind() != ErrorKind::EAGAIN {
+                        return Err(error);
+                    }
+                    let timeout = inner.options.rcvtimeo;
+                    let Some(until) = *wait.get_or_insert_with(|| deadline(timeout, flags)) else {
+                        return Err(error);
+                    };
+                    inner.wait(until, true, "receive timed out (RCVTIMEO)")?;
+                }
+            }
+        }
+    }
+
+    /// Keeps the ZMQ_FD rule (see [`Socket::fd`]): after every call the
+    /// descriptor is readable exactly when a message is waiting (or
+    /// something woke the socket since).
+    fn after_call(&mut self) {
+        let Some(signal) = &self.fd_signal else {
+            return;
+        };
+        signal.clear();
+        let Inner { pattern, pipes, .. } = self;
+        if pattern.has_in(pipes) {
+            signal.raise();
+        }
+    }
+
     /// What an inproc peer learns of this socket.
     fn peer_options(&self) -> PeerOptions {
         PeerOptions {
