@@ -322,6 +322,62 @@ def test_rrclient_and_rrworker_with_py_broker(examples, zctx, threads):
     stop_all(worker)
 
 
+# --- Shared queue: msgqueue (rrbroker on the built-in proxy) ----------------
+
+
+def start_msgqueue(examples):
+    frontend, backend = free_endpoints(2)
+    queue = examples(
+        "msgqueue", env={"MSGQUEUE_FRONTEND": frontend, "MSGQUEUE_BACKEND": backend}
+    )
+    return queue, frontend, backend
+
+
+def test_msgqueue_with_py_clients_and_workers(examples, zctx, threads):
+    queue, frontend, backend = start_msgqueue(examples)
+    seen: list[tuple[bytes, bytes]] = []
+    for name in (b"w1", b"w2"):
+        threads(py_rr_worker, zctx, backend, name, seen)
+    clients = {}
+    for name in (b"A", b"B", b"C"):
+        req = py_socket(zctx, zmq.REQ)
+        req.connect(frontend)
+        clients[name] = req
+    # Every client has a request in the queue at once: each reply must
+    # find its way back to the client that asked.
+    for i in range(20):
+        for name, req in clients.items():
+            req.send(b"Hello %s %d" % (name, i))
+        for name, req in clients.items():
+            reply = recv_or_fail(req, f"reply {i} for client {name!r}", queue)
+            assert reply == b"World %s %d" % (name, i)
+    assert sorted(request for _, request in seen) == sorted(
+        b"Hello %s %d" % (name, i) for name in clients for i in range(20)
+    )
+    stop_all(queue)
+
+
+def test_msgqueue_with_rrclient_and_rrworker(examples):
+    queue, frontend, backend = start_msgqueue(examples)
+    worker = examples("rrworker", env={"RRWORKER_CONNECT": backend})
+    client = examples("rrclient", env={"RRCLIENT_CONNECT": frontend})
+    lines = client.wait_exit(EXIT_TIMEOUT)
+    assert lines == [f"Received reply {i} [World]" for i in range(1, 11)]
+    worker.wait_for_lines(r"^Received request: Hello$", count=10)
+    stop_all(queue, worker)
+
+
+def test_msgqueue_with_rrclient_and_py_worker(examples, zctx, threads):
+    queue, frontend, backend = start_msgqueue(examples)
+    seen: list[tuple[bytes, bytes]] = []
+    threads(py_rr_worker, zctx, backend, b"w", seen)
+    client = examples("rrclient", env={"RRCLIENT_CONNECT": frontend})
+    lines = client.wait_exit(EXIT_TIMEOUT)
+    assert lines == [f"Received reply {i} [World]" for i in range(1, 11)]
+    assert seen == [(b"w", b"Hello")] * 10
+    stop_all(queue)
+
+
 # --- Weather proxy: wuproxy ---------------------------------------------------
 
 

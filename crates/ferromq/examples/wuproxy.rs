@@ -1,8 +1,11 @@
 //! Weather proxy: XSUB connects to the weather server at
-//! tcp://localhost:5556, XPUB binds tcp://*:8100 for subscribers. Updates
-//! flow down, subscriptions made at the proxy flow up to the server.
+//! tcp://localhost:5556, XPUB binds tcp://*:8100 for subscribers, and the
+//! built-in proxy joins them: updates flow down, subscriptions made at the
+//! proxy flow up to the server.
+//!
+//! WUPROXY_CONNECT and WUPROXY_BIND override the two endpoints.
 
-use ferromq::{poll, Context, PollItem, SocketType, POLLIN};
+use ferromq::{proxy, Context, SocketType};
 
 mod support;
 
@@ -15,18 +18,6 @@ fn main() -> Result<(), ferromq::Error> {
     ))?;
     let backend = ctx.socket(SocketType::Xpub)?;
     backend.bind(&support::endpoint("WUPROXY_BIND", "tcp://*:8100"))?;
-    loop {
-        let mut items = [
-            PollItem::new(&frontend, POLLIN),
-            PollItem::new(&backend, POLLIN),
-        ];
-        poll(&mut items, -1)?;
-        if items[0].is_readable() {
-            support::forward(&frontend, &backend)?;
-        }
-        if items[1].is_readable() {
-            // Subscriptions (and cancels) from our subscribers go upstream.
-            support::forward(&backend, &frontend)?;
-        }
-    }
+    // Runs until the context is terminated.
+    proxy(&frontend, &backend, None)
 }

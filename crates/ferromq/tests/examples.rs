@@ -252,6 +252,82 @@ fn broker_connects_clients_and_workers() {
 }
 
 #[test]
+fn msgqueue_connects_rrclient_and_rrworker() {
+    let frontend = free_endpoint();
+    let backend = free_endpoint();
+    let _queue = run(
+        "msgqueue",
+        &[],
+        &[
+            ("MSGQUEUE_FRONTEND", &frontend),
+            ("MSGQUEUE_BACKEND", &backend),
+        ],
+    );
+    let _worker = run("rrworker", &[], &[("RRWORKER_CONNECT", &backend)]);
+    let client = run("rrclient", &[], &[("RRCLIENT_CONNECT", &frontend)]);
+    let (status, lines) = client.finish();
+    assert!(status.success());
+    assert_eq!(
+        lines.iter().filter(|l| l.ends_with("[World]")).count(),
+        10,
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn msgqueue_routes_replies_between_ferromq_clients_and_workers() {
+    let frontend = free_endpoint();
+    let backend = free_endpoint();
+    let _queue = run(
+        "msgqueue",
+        &[],
+        &[
+            ("MSGQUEUE_FRONTEND", &frontend),
+            ("MSGQUEUE_BACKEND", &backend),
+        ],
+    );
+    let ctx = Context::new();
+    // Two workers that tag each reply with the request it answers.
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let rep = connected(&ctx, SocketType::Rep, &backend);
+            std::thread::spawn(move || {
+                while let Ok(request) = rep.recv(0) {
+                    let reply = request.as_str().unwrap().replace("Hello", "World");
+                    if rep.send(reply, 0).is_err() {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect();
+    // Two clients with a request each in the queue at once: each reply
+    // must come back to the client that asked.
+    let clients: Vec<_> = ["A", "B"]
+        .into_iter()
+        .map(|name| {
+            (
+                name,
+                with_timeout(connected(&ctx, SocketType::Req, &frontend)),
+            )
+        })
+        .collect();
+    for i in 0..10 {
+        for (name, req) in &clients {
+            req.send(format!("Hello {name} {i}"), 0).unwrap();
+        }
+        for (name, req) in &clients {
+            let reply = req.recv(0).unwrap();
+            assert_eq!(reply.as_str(), Some(format!("World {name} {i}").as_str()));
+        }
+    }
+    ctx.shutdown();
+    for w in workers {
+        w.join().unwrap();
+    }
+}
+
+#[test]
 fn wuproxy_forwards_updates_and_subscriptions() {
     let ctx = Context::new();
     let (upstream, up_ep) = bound(&ctx, SocketType::Xpub);
