@@ -3,6 +3,7 @@
 
 mod hex;
 mod peer;
+mod proxy;
 mod seq;
 
 use clap::{Args, Parser, Subcommand};
@@ -41,6 +42,10 @@ enum Cmd {
     /// Print each message as it arrives, one `recv TEXT` line each (for
     /// fault tests; exits when stdin closes).
     SeqRecv(seq::RecvArgs),
+    /// Run the built-in proxy (zmq_proxy_steerable) between a frontend and
+    /// a backend socket, with optional capture and control sockets; prints
+    /// `ready frontend=EP backend=EP ...` once listening.
+    Proxy(proxy::Args),
 }
 
 /// How to make the socket: the options common to every subcommand.
@@ -255,6 +260,7 @@ fn main() -> ExitCode {
         Cmd::Peer(args) => return peer::run(args),
         Cmd::SeqSend(args) => return seq::run_send(args),
         Cmd::SeqRecv(args) => return seq::run_recv(args),
+        Cmd::Proxy(args) => return proxy::run(args),
         Cmd::Send(args) => ("send", run_send(args)),
         Cmd::Recv(args) => ("recv", run_recv(args)),
     };
