@@ -242,6 +242,31 @@ pub enum Role {
         /// Seconds of request/reply traffic.
         duration_s: f64,
     },
+    /// The proxy under test: ROUTER and DEALER bound on tcp (endpoints
+    /// reported space-separated), proxying until "exit".
+    ProxyQueue {
+        /// Implementation of the proxy.
+        imp: Impl,
+    },
+    /// A DEALER worker behind the proxy, echoing until "stop".
+    ProxyWorker {
+        /// Implementation.
+        imp: Impl,
+        /// The proxy's backend.
+        endpoint: String,
+    },
+    /// A DEALER client: `count` requests through the proxy, a window of
+    /// them in flight.
+    ProxyClient {
+        /// Implementation.
+        imp: Impl,
+        /// The proxy's frontend.
+        endpoint: String,
+        /// Request size.
+        size: usize,
+        /// Requests.
+        count: u64,
+    },
 }
 
 impl Role {
@@ -257,7 +282,10 @@ impl Role {
             | Role::FanPub { imp, .. }
             | Role::FanSubs { imp, .. }
             | Role::ScaleRouter { imp, .. }
-            | Role::ScaleDealers { imp, .. } => *imp,
+            | Role::ScaleDealers { imp, .. }
+            | Role::ProxyQueue { imp }
+            | Role::ProxyWorker { imp, .. }
+            | Role::ProxyClient { imp, .. } => *imp,
         }
     }
 }
@@ -315,6 +343,14 @@ impl Job for RoleJob {
                 duration_s,
                 ..
             } => work::scale::dealers::<B>(&endpoint, conns, duration_s, c),
+            Role::ProxyQueue { .. } => work::proxy::proxy::<B>(c),
+            Role::ProxyWorker { endpoint, .. } => work::proxy::worker::<B>(&endpoint, c),
+            Role::ProxyClient {
+                endpoint,
+                size,
+                count,
+                ..
+            } => work::proxy::client::<B>(&endpoint, size, count, c),
         }
     }
 }

@@ -2,9 +2,9 @@
 //! workloads, in the same run, on this machine, reported as ratios.
 //!
 //! `ferromq-bench all` runs everything; `--quick` a reduced smoke set;
-//! `thr`, `lat`, `fanout`, `scale`, `cross` one workload; `plot` redraws
-//! the SVGs from a JSON result. Each side of a workload is a child process
-//! (this binary, hidden `role` subcommand) reporting JSON lines.
+//! `thr`, `lat`, `fanout`, `scale`, `cross`, `proxy` one workload; `plot`
+//! redraws the SVGs from a JSON result. Each side of a workload is a child
+//! process (this binary, hidden `role` subcommand) reporting JSON lines.
 
 #![forbid(unsafe_code)]
 
@@ -94,6 +94,13 @@ enum Cmd {
     },
     /// ferromq on one side, libzmq on the other, both directions.
     Cross,
+    /// Request/reply throughput through a ROUTER/DEALER proxy (each
+    /// implementation's zmq_proxy, libzmq clients and workers), tcp.
+    Proxy {
+        /// Request sizes in bytes (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "64")]
+        size: Vec<usize>,
+    },
     /// Redraws the SVG plots (and Markdown) from a JSON result.
     Plot {
         /// The JSON result (default: <out>/latest.json).
@@ -189,6 +196,7 @@ enum Step {
     Scale(usize),
     CrossThr(usize),
     CrossLat(usize),
+    Proxy(usize),
 }
 
 impl Step {
@@ -200,6 +208,7 @@ impl Step {
             Step::Scale(n) => run::scale_row(s, n),
             Step::CrossThr(size) => run::cross_thr_row(s, size),
             Step::CrossLat(size) => run::cross_lat_row(s, size),
+            Step::Proxy(size) => run::proxy_row(s, size),
         }
     }
 }
@@ -217,6 +226,7 @@ fn plan(cmd: Option<&Cmd>, quick: bool) -> (String, Vec<Step>) {
             steps.push(Step::Lat(Transport::Tcp, 1));
             steps.push(Step::Thr(Transport::Inproc, 64));
             steps.push(Step::Fan(10, None));
+            steps.push(Step::Proxy(64));
             "quick"
         }
         None | Some(Cmd::All) => {
@@ -239,6 +249,7 @@ fn plan(cmd: Option<&Cmd>, quick: bool) -> (String, Vec<Step>) {
             steps.push(Step::CrossThr(64));
             steps.push(Step::CrossThr(65_536));
             steps.push(Step::CrossLat(1));
+            steps.push(Step::Proxy(64));
             "all"
         }
         Some(Cmd::Thr { transport, size }) => {
@@ -270,6 +281,10 @@ fn plan(cmd: Option<&Cmd>, quick: bool) -> (String, Vec<Step>) {
             steps.push(Step::CrossThr(65_536));
             steps.push(Step::CrossLat(1));
             "cross"
+        }
+        Some(Cmd::Proxy { size }) => {
+            steps.extend(size.iter().map(|&n| Step::Proxy(n)));
+            "proxy"
         }
         Some(Cmd::Plot { .. }) | Some(Cmd::Role { .. }) => unreachable!("handled before"),
     };

@@ -52,6 +52,8 @@ pub enum Workload {
     CrossThr,
     /// Latency with the two sides from different implementations.
     CrossLat,
+    /// Request/reply throughput through a ROUTER/DEALER proxy.
+    Proxy,
 }
 
 /// Whether larger or smaller values of a metric are better.
@@ -520,6 +522,33 @@ pub fn tables(report: &Report) -> String {
                 push_cells(&mut md, row, &labels, metric, *f);
                 push_ratio_tail(&mut md, r);
             }
+        }
+        md.push('\n');
+    }
+
+    let proxied: Vec<&Row> = rows_of(Workload::Proxy).collect();
+    if !proxied.is_empty() {
+        md.push_str(
+            "### Through a ROUTER/DEALER proxy, tcp (requests/s; median of rounds, min–max)\n\n",
+        );
+        let _ = writeln!(
+            md,
+            "A DEALER client keeps {} requests in flight through the proxy under test (zmq_proxy: ROUTER frontend, DEALER backend) to a DEALER worker that echoes them; client and worker are {} whichever proxy runs. Ratio = ferromq proxy / libzmq proxy requests per second: **higher is better**.\n",
+            crate::work::proxy::WINDOW,
+            crate::run::PROXY_PEERS.label()
+        );
+        let _ = write!(md, "| size |");
+        for l in &labels {
+            let _ = write!(md, " {l} proxy req/s |");
+        }
+        md.push_str(" ratio ↑ | target | |\n|---|");
+        md.push_str(&"---|".repeat(labels.len() + 3));
+        md.push('\n');
+        for row in proxied {
+            let r = row.ratio("msg_per_s", FERRO);
+            let _ = write!(md, "| {} |", size_label(row.size.unwrap_or(0)));
+            push_cells(&mut md, row, &labels, "msg_per_s", si);
+            push_ratio_tail(&mut md, r);
         }
         md.push('\n');
     }

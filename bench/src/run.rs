@@ -8,6 +8,7 @@ use crate::report::{Better, Entry, Ratio, RoundOutcome, Row, Status, Target, Wor
 use crate::stats::{median, ratio, LatencyStats, Summary};
 use crate::work::fanout::{PubResult, SubsResult};
 use crate::work::lat::LatResult;
+use crate::work::proxy::ProxyResult;
 use crate::work::scale::{DealersDone, RouterConnected, RouterDone};
 use crate::work::thr::{SendResult, ThrResult};
 use serde_json::{json, Value};
@@ -679,6 +680,107 @@ pub fn cross_lat_row(s: &Settings, size: usize) -> Row {
         "mean_us",
     );
     cross_ratios(&mut row, "mean_us", Better::Lower);
+    row
+}
+
+// ---------------------------------------------------------------- proxy
+
+/// The clients and workers around the proxy under test: the same
+/// implementation whichever proxy runs, so a row compares the proxies.
+pub const PROXY_PEERS: Impl = Impl::Libzmq;
+
+/// One run through a ROUTER/DEALER proxy of implementation `imp` (tcp):
+/// the proxy, a DEALER worker and a DEALER client, each its own process.
+pub fn proxy_once(
+    s: &Settings,
+    imp: Impl,
+    size: usize,
+    count: u64,
+    timeout: Duration,
+) -> Result<ProxyResult, BenchError> {
+    let deadline = Instant::now() + timeout;
+    let role = Role::ProxyQueue { imp };
+    let mut proxy = Proc::spawn(&format!("{} proxy", imp.label()), &role, pin(s, 0))?;
+    let endpoints = need_endpoint(proxy.ready(Instant::now() + secs(30.0))?)?;
+    let (frontend, backend) = endpoints
+        .split_once(' ')
+        .ok_or_else(|| BenchError::failed(format!("proxy endpoints {endpoints:?}")))?;
+    let role = Role::ProxyWorker {
+        imp: PROXY_PEERS,
+        endpoint: backend.to_string(),
+    };
+    let label = format!("{} worker", PROXY_PEERS.label());
+    let mut worker = Proc::spawn(&label, &role, pin(s, 1))?;
+    worker.ready(Instant::now() + secs(30.0))?;
+    let role = Role::ProxyClient {
+        imp: PROXY_PEERS,
+        endpoint: frontend.to_string(),
+        size,
+        count,
+    };
+    let label = format!("{} client", PROXY_PEERS.label());
+    let mut client = Proc::spawn(&label, &role, pin(s, 1))?;
+    let r: ProxyResult = client.result(deadline)?;
+    worker.tell("stop");
+    let _: Value = worker.result(Instant::now() + secs(10.0))?;
+    client.finish(Instant::now() + secs(10.0));
+    worker.finish(Instant::now() + secs(10.0));
+    proxy.finish(Instant::now() + secs(10.0));
+    Ok(r)
+}
+
+/// Finds the request count that makes one run last about `duration_s`.
+fn proxy_calibrate(s: &Settings, c: &Case, size: usize) -> Result<u64, BenchError> {
+    let mut n = 20_000;
+    let mut rate = 0.0;
+    let want = (s.duration_s / 4.0).max(0.05);
+    for attempt in 0..4 {
+        let r = proxy_once(s, c.a, size, n, secs(60.0))?;
+        rate = r.msg_per_s();
+        if r.elapsed_s >= want || attempt == 3 {
+            break;
+        }
+        let grow = (1.5 * want / r.elapsed_s.max(1e-4)).clamp(2.0, 50.0);
+        n = (n as f64 * grow) as u64;
+    }
+    Ok(((rate * s.duration_s) as u64).clamp(1000, 100_000_000))
+}
+
+/// Throughput through a ROUTER/DEALER proxy (tcp), requests of `size`.
+pub fn proxy_row(s: &Settings, size: usize) -> Row {
+    let cases: Vec<Case> = s.impls.iter().map(|&i| Case::same(i)).collect();
+    let mut row = new_row(
+        format!("proxy tcp {}", crate::report::size_label(size)),
+        Workload::Proxy,
+        Transport::Tcp,
+    );
+    row.size = Some(size);
+    run_cases(
+        s,
+        &mut row,
+        &cases,
+        |c| proxy_calibrate(s, c, size).map(|n| json!({ "count": n })),
+        |c, cal| {
+            let n = cal["count"].as_u64().unwrap_or(1000);
+            proxy_once(s, c.a, size, n, run_timeout(s)).map(|r| {
+                (
+                    metrics(&[("msg_per_s", r.msg_per_s())]),
+                    Some(json!({ "count": r.count, "elapsed_s": r.elapsed_s })),
+                )
+            })
+        },
+        "msg_per_s",
+    );
+    add_ratios(
+        &mut row,
+        &[RatioSpec {
+            metric: "msg_per_s",
+            numerator: "ferromq".into(),
+            denominator: "libzmq".into(),
+            better: Better::Higher,
+            target: None,
+        }],
+    );
     row
 }
 

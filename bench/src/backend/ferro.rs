@@ -41,6 +41,10 @@ impl Backend for Ferro {
         };
         ctx.socket(t).map(FerroSocket).map_err(err)
     }
+
+    fn proxy(frontend: FerroSocket, backend: FerroSocket) -> BResult<()> {
+        ferromq::proxy(&frontend.0, &backend.0, None).map_err(err)
+    }
 }
 
 impl Sock for FerroSocket {

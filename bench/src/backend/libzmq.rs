@@ -47,6 +47,10 @@ impl Backend for Libzmq {
         };
         ctx.socket(t).map(LibzmqSocket).map_err(err)
     }
+
+    fn proxy(frontend: LibzmqSocket, backend: LibzmqSocket) -> BResult<()> {
+        zmq::proxy(&frontend.0, &backend.0).map_err(err)
+    }
 }
 
 impl Sock for LibzmqSocket {

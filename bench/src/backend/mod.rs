@@ -158,6 +158,10 @@ pub trait Backend: 'static {
     fn context() -> BResult<Self::Ctx>;
     /// A new socket of `kind` in `ctx`.
     fn socket(ctx: &Self::Ctx, kind: Kind) -> BResult<Self::Socket>;
+    /// Runs the implementation's built-in proxy (zmq_proxy) between a bound
+    /// ROUTER `frontend` and a bound DEALER `backend` in the calling thread;
+    /// returns only on error.
+    fn proxy(frontend: Self::Socket, backend: Self::Socket) -> BResult<()>;
 }
 
 /// A socket, with only what the workloads need. Every method maps onto the

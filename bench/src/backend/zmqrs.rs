@@ -70,6 +70,19 @@ impl Backend for Zmqrs {
             timeout: None,
         })
     }
+
+    fn proxy(mut frontend: ZmqrsSocket, mut backend: ZmqrsSocket) -> BResult<()> {
+        let rt = frontend.rt.clone();
+        let _guard = rt.enter();
+        match (frontend.inner.take(), backend.inner.take()) {
+            (Some(Inner::Router(fe)), Some(Inner::Dealer(be))) => {
+                rt.block_on(zeromq::proxy(fe, be, None)).map_err(err)
+            }
+            _ => Err(BenchError::failed(
+                "zmq.rs: the proxy runs between a ROUTER and a DEALER",
+            )),
+        }
+    }
 }
 
 impl Drop for ZmqrsSocket {

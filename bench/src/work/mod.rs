@@ -3,6 +3,7 @@
 
 pub mod fanout;
 pub mod lat;
+pub mod proxy;
 pub mod scale;
 pub mod thr;
 
