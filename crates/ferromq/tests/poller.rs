@@ -312,3 +312,24 @@ fn socket_fd_signals_room_after_a_send_hit_the_hwm() {
     );
     assert_ne!(push.events().unwrap() & POLLOUT, 0);
 }
+
+#[test]
+fn a_reset_connection_reports_pollerr_even_unasked() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    // Close with an RST: the client's socket gets an error pending.
+    socket2::SockRef::from(&server)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(server);
+    let mut poller = Poller::new().unwrap();
+    let i = poller.add_fd(client.as_raw_fd(), POLLOUT).unwrap();
+    let mut ready = Vec::new();
+    wait_until("the reset to be seen", || {
+        poller.wait(&mut ready, deadline_ms()).unwrap();
+        ready
+            .iter()
+            .any(|r| r.index == i && r.events & ferromq::POLLERR != 0)
+    });
+}
