@@ -199,21 +199,35 @@ fn thr_calibrate(
     transport: Transport,
     size: usize,
 ) -> Result<u64, BenchError> {
-    let mut n = thr_pilot_count(size);
+    let pilot = thr_pilot_count(size);
+    calibrate_count(s, pilot, (100, 200_000_000), |n| {
+        thr_once(s, c.a, c.b, transport, size, n, secs(60.0)).map(|r| (r.msg_per_s(), r.elapsed_s))
+    })
+}
+
+/// How many messages make a run of about `s.duration_s`: runs a pilot of
+/// `pilot` messages, larger each time (a pilot much shorter than the run
+/// misjudges the rate, start-up costs dominating) until it lasts a
+/// quarter of a run, and scales its rate. `once(n)` gives (rate, seconds).
+fn calibrate_count(
+    s: &Settings,
+    pilot: u64,
+    (min, max): (u64, u64),
+    mut once: impl FnMut(u64) -> Result<(f64, f64), BenchError>,
+) -> Result<u64, BenchError> {
+    let mut n = pilot;
     let mut rate = 0.0;
-    // A pilot much shorter than the run misjudges the rate (start-up costs
-    // dominate): repeat it, larger, until it lasts a quarter of a run.
     let want = (s.duration_s / 4.0).max(0.05);
     for attempt in 0..4 {
-        let r = thr_once(s, c.a, c.b, transport, size, n, secs(60.0))?;
-        rate = r.msg_per_s();
-        if r.elapsed_s >= want || attempt == 3 {
+        let (r, elapsed_s) = once(n)?;
+        rate = r;
+        if elapsed_s >= want || attempt == 3 {
             break;
         }
-        let grow = (1.5 * want / r.elapsed_s.max(1e-4)).clamp(2.0, 50.0);
+        let grow = (1.5 * want / elapsed_s.max(1e-4)).clamp(2.0, 50.0);
         n = (n as f64 * grow) as u64;
     }
-    Ok(((rate * s.duration_s) as u64).clamp(100, 200_000_000))
+    Ok(((rate * s.duration_s) as u64).clamp(min, max))
 }
 
 fn thr_outcome(r: &ThrResult, size: usize) -> Outcome {
@@ -731,19 +745,9 @@ pub fn proxy_once(
 
 /// Finds the request count that makes one run last about `duration_s`.
 fn proxy_calibrate(s: &Settings, c: &Case, size: usize) -> Result<u64, BenchError> {
-    let mut n = 20_000;
-    let mut rate = 0.0;
-    let want = (s.duration_s / 4.0).max(0.05);
-    for attempt in 0..4 {
-        let r = proxy_once(s, c.a, size, n, secs(60.0))?;
-        rate = r.msg_per_s();
-        if r.elapsed_s >= want || attempt == 3 {
-            break;
-        }
-        let grow = (1.5 * want / r.elapsed_s.max(1e-4)).clamp(2.0, 50.0);
-        n = (n as f64 * grow) as u64;
-    }
-    Ok(((rate * s.duration_s) as u64).clamp(1000, 100_000_000))
+    calibrate_count(s, 20_000, (1000, 100_000_000), |n| {
+        proxy_once(s, c.a, size, n, secs(60.0)).map(|r| (r.msg_per_s(), r.elapsed_s))
+    })
 }
 
 /// Throughput through a ROUTER/DEALER proxy (tcp), requests of `size`.
