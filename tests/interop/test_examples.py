@@ -265,28 +265,33 @@ def py_rr_worker(stop, ctx, endpoint, name: bytes, seen):
         rep.close()
 
 
-def test_rrbroker_with_py_clients_and_workers(examples, zctx, threads):
-    frontend, backend = free_endpoints(2)
-    broker = examples("rrbroker", env={"RRBROKER_FRONTEND": frontend, "RRBROKER_BACKEND": backend})
+def serve_py_clients_through(broker, frontend, backend, zctx, threads, clients, rounds):
+    """pyzmq REP workers behind `backend` and REQ clients on `frontend`,
+    every client with a request in the broker at once: each reply must find
+    its way back to the client that asked, and every request is served."""
     seen: list[tuple[bytes, bytes]] = []
     for name in (b"w1", b"w2"):
         threads(py_rr_worker, zctx, backend, name, seen)
-    clients = {}
-    for name in (b"A", b"B"):
+    reqs = {}
+    for name in clients:
         req = py_socket(zctx, zmq.REQ)
         req.connect(frontend)
-        clients[name] = req
-    # Both clients have a request in the broker at once: each reply must
-    # find its way back to the client that asked.
-    for i in range(10):
-        for name, req in clients.items():
+        reqs[name] = req
+    for i in range(rounds):
+        for name, req in reqs.items():
             req.send(b"Hello %s %d" % (name, i))
-        for name, req in clients.items():
+        for name, req in reqs.items():
             reply = recv_or_fail(req, f"reply {i} for client {name!r}", broker)
             assert reply == b"World %s %d" % (name, i)
     assert sorted(request for _, request in seen) == sorted(
-        b"Hello %s %d" % (name, i) for name in clients for i in range(10)
+        b"Hello %s %d" % (name, i) for name in reqs for i in range(rounds)
     )
+
+
+def test_rrbroker_with_py_clients_and_workers(examples, zctx, threads):
+    frontend, backend = free_endpoints(2)
+    broker = examples("rrbroker", env={"RRBROKER_FRONTEND": frontend, "RRBROKER_BACKEND": backend})
+    serve_py_clients_through(broker, frontend, backend, zctx, threads, (b"A", b"B"), 10)
     stop_all(broker)
 
 
@@ -335,25 +340,7 @@ def start_msgqueue(examples):
 
 def test_msgqueue_with_py_clients_and_workers(examples, zctx, threads):
     queue, frontend, backend = start_msgqueue(examples)
-    seen: list[tuple[bytes, bytes]] = []
-    for name in (b"w1", b"w2"):
-        threads(py_rr_worker, zctx, backend, name, seen)
-    clients = {}
-    for name in (b"A", b"B", b"C"):
-        req = py_socket(zctx, zmq.REQ)
-        req.connect(frontend)
-        clients[name] = req
-    # Every client has a request in the queue at once: each reply must
-    # find its way back to the client that asked.
-    for i in range(20):
-        for name, req in clients.items():
-            req.send(b"Hello %s %d" % (name, i))
-        for name, req in clients.items():
-            reply = recv_or_fail(req, f"reply {i} for client {name!r}", queue)
-            assert reply == b"World %s %d" % (name, i)
-    assert sorted(request for _, request in seen) == sorted(
-        b"Hello %s %d" % (name, i) for name in clients for i in range(20)
-    )
+    serve_py_clients_through(queue, frontend, backend, zctx, threads, (b"A", b"B", b"C"), 20)
     stop_all(queue)
 
 
