@@ -74,12 +74,16 @@ impl Msg {
     /// A frame whose body is `owner`'s bytes, without copying them; `owner`
     /// is dropped (its "free" runs) when the last clone of the frame goes
     /// away, on whatever thread that happens. This is how a foreign buffer
-    /// with a free callback becomes a `Msg`.
+    /// with a free callback becomes a `Msg`. Even a small body is kept,
+    /// not copied inline, so the owner lives exactly as long as the frame.
     pub fn from_owner<T>(owner: T) -> Msg
     where
         T: AsRef<[u8]> + Send + 'static,
     {
-        Msg::from(Bytes::from_owner(owner))
+        Msg {
+            body: Body::Shared(Bytes::from_owner(owner)),
+            flags: 0,
+        }
     }
 
     /// Whether more frames of the same message follow (set on received
@@ -131,6 +135,12 @@ impl Msg {
             Body::Inline { len, buf } => &buf[..usize::from(*len)],
             Body::Shared(b) => b,
         }
+    }
+
+    /// Whether the body is a reference-counted buffer that other frames
+    /// may share (libzmq's ZMQ_SHARED); small bodies are always private.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.body, Body::Shared(_))
     }
 
     /// The body as `Bytes` (free for large frames, a small copy for inline ones).

@@ -444,6 +444,24 @@ impl Socket {
 
     /// Sends one [`Msg`] (see [`send`](Socket::send)).
     pub fn send_msg(&self, msg: Msg, flags: i32) -> Result<()> {
+        self.send_msg_or_return(msg, flags)
+            .map_err(|(error, _)| error)
+    }
+
+    /// Like [`send_msg`](Socket::send_msg), but a message that could not
+    /// be sent comes back with the error, still the caller's, as
+    /// zmq_msg_send leaves it (to retry it, or send it elsewhere).
+    ///
+    /// ```
+    /// use ferromq::{Context, ErrorKind, Msg, SocketType, DONTWAIT};
+    /// let ctx = Context::new();
+    /// let push = ctx.socket(SocketType::Push)?; // no peer yet
+    /// let (err, back) = push.send_msg_or_return(Msg::from("job"), DONTWAIT).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::EAGAIN);
+    /// assert_eq!(&back[..], b"job");
+    /// # Ok::<(), ferromq::Error>(())
+    /// ```
+    pub fn send_msg_or_return(&self, msg: Msg, flags: i32) -> Result<(), (Error, Msg)> {
         let mut inner = self.inner.borrow_mut();
         let result = inner.send_msg(msg, flags);
         inner.after_call();
@@ -835,9 +853,11 @@ impl Socket {
 
 impl Inner {
     /// See [`Socket::send_msg`].
-    fn send_msg(&mut self, mut msg: Msg, flags: i32) -> Result<()> {
+    fn send_msg(&mut self, mut msg: Msg, flags: i32) -> Result<(), (Error, Msg)> {
         let inner = self;
-        inner.check_term()?;
+        if let Err(error) = inner.check_term() {
+            return Err((error, msg));
+        }
         msg.set_more(flags & SNDMORE != 0);
         let (len, last) = (msg.len() as u64, !msg.more());
         inner.process_commands();
@@ -855,14 +875,16 @@ impl Inner {
                 }
                 Err(SendError { error, msg: back }) => {
                     if error.kind() != ErrorKind::EAGAIN {
-                        return Err(error);
+                        return Err((error, back));
                     }
                     let timeout = inner.options.sndtimeo;
                     let Some(until) = *wait.get_or_insert_with(|| deadline(timeout, flags)) else {
-                        return Err(error);
+                        return Err((error, back));
                     };
                     msg = back;
-                    inner.wait(until, false, "send timed out (SNDTIMEO)")?;
+                    if let Err(error) = inner.wait(until, false, "send timed out (SNDTIMEO)") {
+                        return Err((error, msg));
+                    }
                 }
             }
         }
