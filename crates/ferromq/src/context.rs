@@ -34,9 +34,19 @@ impl CtxShared {
         crate::io::next_id()
     }
 
-    /// The I/O thread for the next bind/connect (round-robin).
-    pub(crate) fn choose_io(&self) -> usize {
-        self.next_io.fetch_add(1, Ordering::Relaxed) % self.io_threads.len()
+    /// The I/O thread for the next bind/connect: round-robin over the
+    /// threads `affinity` allows (bit i = thread i; 0, or bits naming no
+    /// thread, allow all, as in libzmq).
+    pub(crate) fn choose_io(&self, affinity: u64) -> usize {
+        let n = self.io_threads.len();
+        let turn = self.next_io.fetch_add(1, Ordering::Relaxed);
+        let allowed: Vec<usize> = (0..n.min(64))
+            .filter(|i| affinity & (1u64 << i) != 0)
+            .collect();
+        if allowed.is_empty() {
+            return turn % n;
+        }
+        allowed[turn % allowed.len()]
     }
 
     pub(crate) fn inproc(&self) -> MutexGuard<'_, crate::inproc::Registry> {

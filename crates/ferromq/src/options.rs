@@ -7,7 +7,28 @@ use bytes::Bytes;
 /// [`Socket::set_option_raw`](crate::Socket::set_option_raw).
 #[allow(missing_docs)] // each constant is the libzmq option of the same name
 pub mod id {
+    pub const AFFINITY: i32 = 4;
     pub const ROUTING_ID: i32 = 5;
+    pub const RATE: i32 = 8;
+    pub const RECOVERY_IVL: i32 = 9;
+    pub const MULTICAST_HOPS: i32 = 25;
+    pub const IPV4ONLY: i32 = 31;
+    pub const TCP_KEEPALIVE: i32 = 34;
+    pub const TCP_KEEPALIVE_CNT: i32 = 35;
+    pub const TCP_KEEPALIVE_IDLE: i32 = 36;
+    pub const TCP_KEEPALIVE_INTVL: i32 = 37;
+    pub const MECHANISM: i32 = 43;
+    pub const PLAIN_SERVER: i32 = 44;
+    pub const TOS: i32 = 57;
+    pub const INVERT_MATCHING: i32 = 74;
+    pub const CONNECT_TIMEOUT: i32 = 79;
+    pub const TCP_MAXRT: i32 = 80;
+    pub const THREAD_SAFE: i32 = 81;
+    pub const MULTICAST_MAXTPDU: i32 = 84;
+    pub const USE_FD: i32 = 89;
+    pub const ZAP_ENFORCE_DOMAIN: i32 = 93;
+    pub const LOOPBACK_FASTPATH: i32 = 94;
+    pub const MULTICAST_LOOP: i32 = 96;
     pub const SUBSCRIBE: i32 = 6;
     pub const UNSUBSCRIBE: i32 = 7;
     pub const SNDBUF: i32 = 11;
@@ -86,6 +107,42 @@ pub(crate) struct Options {
     pub(crate) heartbeat_ttl: i32,
     pub(crate) immediate: bool,
     pub(crate) reconnect_stop: i32,
+    /// AFFINITY: the I/O threads (bit i = thread i) this socket's
+    /// connections may use; 0 = any.
+    pub(crate) affinity: u64,
+    pub(crate) tcp: TcpOptions,
+    /// CONNECT_TIMEOUT in ms (0 = the OS's own timeout).
+    pub(crate) connect_timeout: i32,
+    /// Options of the multicast transports (pgm, epgm, norm, udp), which
+    /// libzmq keeps on every socket. None of those transports exists
+    /// here, so they are kept and reported, and act on nothing.
+    pub(crate) multicast: MulticastOptions,
+}
+
+/// TCP socket settings applied to every tcp connection of a socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TcpOptions {
+    /// TOS: the IP type-of-service byte (0 = leave as is).
+    pub(crate) tos: i32,
+    /// TCP_KEEPALIVE: -1 OS default, 0 off, 1 on.
+    pub(crate) keepalive: i32,
+    /// TCP_KEEPALIVE_CNT, _IDLE (s), _INTVL (s): -1 = OS default.
+    pub(crate) keepalive_cnt: i32,
+    pub(crate) keepalive_idle: i32,
+    pub(crate) keepalive_intvl: i32,
+    /// TCP_MAXRT (ms): how long unacknowledged data may wait before the
+    /// connection is dropped (Linux TCP_USER_TIMEOUT); 0 = OS default.
+    pub(crate) maxrt: i32,
+}
+
+/// See [`Options::multicast`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MulticastOptions {
+    rate: i32,
+    recovery_ivl: i32,
+    hops: i32,
+    maxtpdu: i32,
+    loopback: i32,
 }
 
 impl Default for Options {
@@ -111,6 +168,23 @@ impl Default for Options {
             heartbeat_ttl: 0,
             immediate: false,
             reconnect_stop: 0,
+            affinity: 0,
+            tcp: TcpOptions {
+                tos: 0,
+                keepalive: -1,
+                keepalive_cnt: -1,
+                keepalive_idle: -1,
+                keepalive_intvl: -1,
+                maxrt: 0,
+            },
+            connect_timeout: 0,
+            multicast: MulticastOptions {
+                rate: 100,
+                recovery_ivl: 10_000,
+                hops: 1,
+                maxtpdu: 1500,
+                loopback: 1,
+            },
         }
     }
 }
@@ -123,6 +197,16 @@ pub(crate) fn int_value(option: i32, value: &[u8]) -> Result<i32> {
         ))
     })?;
     Ok(i32::from_ne_bytes(raw))
+}
+
+pub(crate) fn int64_value(option: i32, value: &[u8]) -> Result<i64> {
+    let raw: [u8; 8] = value.try_into().map_err(|_| {
+        Error::inval(format!(
+            "option {option} takes an 8-byte int64, got {} bytes",
+            value.len()
+        ))
+    })?;
+    Ok(i64::from_ne_bytes(raw))
 }
 
 pub(crate) fn bool_value(option: i32, value: &[u8]) -> Result<bool> {
@@ -216,14 +300,49 @@ impl Options {
                 self.reconnect_stop = at_least("RECONNECT_STOP", int_value(option, value)?, 0)?
             }
             id::IPV6 => self.ipv6 = bool_value(option, value)?,
+            id::IPV4ONLY => self.ipv6 = !bool_value(option, value)?,
+            id::AFFINITY => self.affinity = int64_value(option, value)? as u64,
+            id::TOS => self.tcp.tos = at_least("TOS", int_value(option, value)?, 0)?,
+            id::TCP_KEEPALIVE => {
+                let v = int_value(option, value)?;
+                if !(-1..=1).contains(&v) {
+                    return Err(Error::inval(format!(
+                        "TCP_KEEPALIVE must be -1, 0 or 1, got {v}"
+                    )));
+                }
+                self.tcp.keepalive = v;
+            }
+            id::TCP_KEEPALIVE_CNT => {
+                self.tcp.keepalive_cnt =
+                    at_least("TCP_KEEPALIVE_CNT", int_value(option, value)?, -1)?
+            }
+            id::TCP_KEEPALIVE_IDLE => {
+                self.tcp.keepalive_idle =
+                    at_least("TCP_KEEPALIVE_IDLE", int_value(option, value)?, -1)?
+            }
+            id::TCP_KEEPALIVE_INTVL => {
+                self.tcp.keepalive_intvl =
+                    at_least("TCP_KEEPALIVE_INTVL", int_value(option, value)?, -1)?
+            }
+            id::TCP_MAXRT => self.tcp.maxrt = at_least("TCP_MAXRT", int_value(option, value)?, 0)?,
+            id::CONNECT_TIMEOUT => {
+                self.connect_timeout = at_least("CONNECT_TIMEOUT", int_value(option, value)?, 0)?
+            }
+            id::RATE => self.multicast.rate = at_least("RATE", int_value(option, value)?, 1)?,
+            id::RECOVERY_IVL => {
+                self.multicast.recovery_ivl =
+                    at_least("RECOVERY_IVL", int_value(option, value)?, 0)?
+            }
+            id::MULTICAST_HOPS => {
+                self.multicast.hops = at_least("MULTICAST_HOPS", int_value(option, value)?, 1)?
+            }
+            id::MULTICAST_MAXTPDU => {
+                self.multicast.maxtpdu =
+                    at_least("MULTICAST_MAXTPDU", int_value(option, value)?, 1)?
+            }
+            id::MULTICAST_LOOP => self.multicast.loopback = i32::from(bool_value(option, value)?),
             id::MAXMSGSIZE => {
-                let raw: [u8; 8] = value.try_into().map_err(|_| {
-                    Error::inval(format!(
-                        "MAXMSGSIZE takes an 8-byte int64, got {} bytes",
-                        value.len()
-                    ))
-                })?;
-                let v = i64::from_ne_bytes(raw);
+                let v = int64_value(option, value)?;
                 if v < -1 {
                     return Err(Error::inval(format!("MAXMSGSIZE must be >= -1, got {v}")));
                 }
@@ -267,6 +386,31 @@ impl Options {
             id::IMMEDIATE => int(i32::from(self.immediate)),
             id::RECONNECT_STOP => int(self.reconnect_stop),
             id::MAXMSGSIZE => Some(self.maxmsgsize.to_ne_bytes().to_vec()),
+            id::IPV4ONLY => int(i32::from(!self.ipv6)),
+            id::AFFINITY => Some(self.affinity.to_ne_bytes().to_vec()),
+            id::TOS => int(self.tcp.tos),
+            id::TCP_KEEPALIVE => int(self.tcp.keepalive),
+            id::TCP_KEEPALIVE_CNT => int(self.tcp.keepalive_cnt),
+            id::TCP_KEEPALIVE_IDLE => int(self.tcp.keepalive_idle),
+            id::TCP_KEEPALIVE_INTVL => int(self.tcp.keepalive_intvl),
+            id::TCP_MAXRT => int(self.tcp.maxrt),
+            id::CONNECT_TIMEOUT => int(self.connect_timeout),
+            id::RATE => int(self.multicast.rate),
+            id::RECOVERY_IVL => int(self.multicast.recovery_ivl),
+            id::MULTICAST_HOPS => int(self.multicast.hops),
+            id::MULTICAST_MAXTPDU => int(self.multicast.maxtpdu),
+            id::MULTICAST_LOOP => int(self.multicast.loopback),
+            // Fixed answers: the NULL mechanism (PLAIN and CURVE are not
+            // built yet), sockets that are not thread-safe, no adopted fd,
+            // no inverted matching, no ZAP enforcement, and the Windows-only
+            // loopback fast path off.
+            id::MECHANISM
+            | id::PLAIN_SERVER
+            | id::THREAD_SAFE
+            | id::INVERT_MATCHING
+            | id::ZAP_ENFORCE_DOMAIN
+            | id::LOOPBACK_FASTPATH => int(0),
+            id::USE_FD => int(-1),
             id::ROUTING_ID => Some(self.routing_id.to_vec()),
             _ => None,
         }

@@ -288,7 +288,7 @@ impl Socket {
             .monitor
             .emit(event::LISTENING, listener.raw_fd(), &resolved, None);
         let id = inner.ctx.next_id();
-        let io = inner.ctx.choose_io();
+        let io = inner.ctx.choose_io(inner.options.affinity);
         inner.ctx.io(io).send(IoCmd::Bind {
             id,
             socket: inner.link.clone(),
@@ -338,7 +338,7 @@ impl Socket {
             }
             Endpoint::Ipc(addr) => ConnectTarget::Ipc(addr),
         };
-        let io = inner.ctx.choose_io();
+        let io = inner.ctx.choose_io(inner.options.affinity);
         let pipe_id = inner.ctx.next_id();
         let id = inner.ctx.next_id();
         let peer = PeerShared::new(endpoint);

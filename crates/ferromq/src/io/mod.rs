@@ -227,6 +227,8 @@ enum Timer {
     Heartbeat(Token, u64),
     /// The engine's heartbeat deadline may have passed.
     Deadline(Token, u64),
+    /// The engine's TCP connect must have completed (CONNECT_TIMEOUT).
+    Connect(Token, u64),
 }
 
 const ECONNREFUSED: i32 = 111;
@@ -576,6 +578,12 @@ impl Reactor {
                         self.close_engine(token, Closed::Timeout);
                     }
                 }
+                Timer::Connect(token, serial) => {
+                    if self.engine_mut(token, serial).is_some_and(|e| e.connecting) {
+                        // As a failed attempt: reconnect after the interval.
+                        self.close_engine(token, Closed::Io(ETIMEDOUT as i32));
+                    }
+                }
             }
         }
     }
@@ -716,6 +724,10 @@ impl Reactor {
         });
         debug_assert_eq!(got, token);
         self.start_handshake_timer(token, serial, &options);
+        if options.connect_timeout > 0 {
+            let at = Instant::now() + Duration::from_millis(options.connect_timeout as u64);
+            self.add_timer(at, Timer::Connect(token, serial));
+        }
     }
 
     fn on_io(&mut self, token: Token, readable: bool, writable: bool) {

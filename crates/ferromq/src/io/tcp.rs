@@ -2,9 +2,10 @@
 
 use crate::endpoint::{Endpoint, Port};
 use crate::error::{Error, ErrorKind, Result};
-use crate::options::Options;
+use crate::options::{Options, TcpOptions};
 use socket2::{Domain, Protocol, Socket as RawSocket, Type};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddrs};
+use std::time::Duration;
 
 fn resolve(host: &str, port: u16, ipv6: bool, for_bind: bool) -> Result<SocketAddr> {
     if host == "*" {
@@ -122,5 +123,33 @@ pub(crate) fn tune_stream(stream: &mio::net::TcpStream, options: &Options) {
     }
     if options.rcvbuf > 0 {
         let _ = sock.set_recv_buffer_size(options.rcvbuf as usize);
+    }
+    apply_tcp_options(&sock, &options.tcp);
+}
+
+/// TOS, keepalive and TCP_MAXRT, where set (libzmq's tune_tcp_*). As
+/// with the buffer sizes, a setting the OS refuses leaves its default.
+fn apply_tcp_options(sock: &socket2::SockRef<'_>, tcp: &TcpOptions) {
+    if tcp.tos > 0 {
+        let _ = sock.set_tos(tcp.tos as u32);
+    }
+    if tcp.keepalive != -1 {
+        let _ = sock.set_keepalive(tcp.keepalive == 1);
+    }
+    if tcp.keepalive == 1 {
+        let mut keepalive = socket2::TcpKeepalive::new();
+        if tcp.keepalive_idle > 0 {
+            keepalive = keepalive.with_time(Duration::from_secs(tcp.keepalive_idle as u64));
+        }
+        if tcp.keepalive_intvl > 0 {
+            keepalive = keepalive.with_interval(Duration::from_secs(tcp.keepalive_intvl as u64));
+        }
+        if tcp.keepalive_cnt > 0 {
+            keepalive = keepalive.with_retries(tcp.keepalive_cnt as u32);
+        }
+        let _ = sock.set_tcp_keepalive(&keepalive);
+    }
+    if tcp.maxrt > 0 {
+        let _ = sock.set_tcp_user_timeout(Some(Duration::from_millis(tcp.maxrt as u64)));
     }
 }
