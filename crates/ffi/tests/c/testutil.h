@@ -19,6 +19,7 @@
 
 #include <zmq.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -269,11 +270,22 @@ static int test_ntmpdirs_ = 0;
 
 static void test_cleanup_tmpdirs_ (void)
 {
-    char cmd[300];
+    /* Each directory holds at most a few ipc socket files. */
     for (int i = 0; i < test_ntmpdirs_; i++) {
-        /* The directory holds at most a few ipc socket files. */
-        snprintf (cmd, sizeof cmd, "rm -rf '%s'", test_tmpdirs_[i]);
-        if (system (cmd) != 0)
+        DIR *d = opendir (test_tmpdirs_[i]);
+        if (d) {
+            struct dirent *e;
+            while ((e = readdir (d)) != NULL) {
+                if (strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0)
+                    continue;
+                char path[512];
+                snprintf (path, sizeof path, "%.255s/%.200s", test_tmpdirs_[i],
+                          e->d_name);
+                unlink (path);
+            }
+            closedir (d);
+        }
+        if (rmdir (test_tmpdirs_[i]) != 0)
             fprintf (stderr, "could not remove %s\n", test_tmpdirs_[i]);
     }
 }
