@@ -181,6 +181,7 @@ fn make_pair(
             me: CONNECTOR,
         }),
         peer: peer.clone(),
+        properties: None,
     };
     let binder_end = SocketPipe {
         reader: to_binder_r,
@@ -191,6 +192,7 @@ fn make_pair(
             me: BINDER,
         }),
         peer,
+        properties: None,
     };
     (connector_end, binder_end)
 }
@@ -259,6 +261,7 @@ impl Registry {
                     id: connector_pipe,
                     routing_id: options.routing_id.clone(),
                     reconnected: false,
+                    properties: None,
                 });
             }
             accepted.push((

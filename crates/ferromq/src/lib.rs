@@ -41,7 +41,7 @@ pub use context::Context;
 pub use error::{Error, ErrorKind, Result};
 pub use ferromq_proto::SocketType;
 pub use monitor::{Monitor, MonitorEvent};
-pub use msg::{Msg, INLINE_CAPACITY};
+pub use msg::{MessageProperties, Msg, INLINE_CAPACITY};
 pub use options::reconnect_stop;
 pub use options::{id as option, POLLERR, POLLIN, POLLOUT};
 pub use poll::{poll, PollItem, Poller, Ready};

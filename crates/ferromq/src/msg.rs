@@ -137,10 +137,14 @@ impl Msg {
         }
     }
 
-    /// Whether the body is a reference-counted buffer that other frames
-    /// may share (libzmq's ZMQ_SHARED); small bodies are always private.
+    /// Whether another frame may share this body (libzmq's ZMQ_SHARED):
+    /// a reference-counted buffer with more than one owner. Small bodies
+    /// are always private.
     pub fn is_shared(&self) -> bool {
-        matches!(self.body, Body::Shared(_))
+        match &self.body {
+            Body::Shared(b) => !b.is_unique(),
+            Body::Inline { .. } => false,
+        }
     }
 
     /// The body as `Bytes` (free for large frames, a small copy for inline ones).
@@ -307,5 +311,73 @@ mod tests {
         let handle = std::thread::spawn(move || drop(clone));
         handle.join().unwrap();
         assert_eq!(freed.load(Ordering::SeqCst), 1);
+    }
+}
+
+/// The properties of the connection a message came in on, as libzmq's
+/// zmq_msg_gets reads them: the peer's handshake metadata (`Socket-Type`,
+/// `Identity`, application properties) and `Peer-Address` (the peer's IP,
+/// tcp only). Names compare without regard to case, as in ZMTP.
+///
+/// ```
+/// use ferromq::{Context, SocketType};
+/// let ctx = Context::new();
+/// let router = ctx.socket(SocketType::Router)?;
+/// router.bind("tcp://127.0.0.1:*")?;
+/// let dealer = ctx.socket(SocketType::Dealer)?;
+/// dealer.connect(&router.last_endpoint()?)?;
+/// dealer.send("hi", 0)?;
+/// let (_routing_id, props) = router.recv_with_properties(0)?;
+/// let props = props.expect("a tcp peer has properties");
+/// assert_eq!(props.get("socket-type"), Some(&b"DEALER"[..]));
+/// assert_eq!(props.get("Peer-Address"), Some(&b"127.0.0.1"[..]));
+/// # Ok::<(), ferromq::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageProperties {
+    /// (name, value followed by a NUL, so C can read it in place).
+    entries: Vec<(String, Vec<u8>)>,
+}
+
+impl MessageProperties {
+    /// An empty set.
+    pub fn new() -> MessageProperties {
+        MessageProperties::default()
+    }
+
+    /// Adds (or replaces) a property.
+    pub fn insert(&mut self, name: &str, value: &[u8]) {
+        let mut stored = Vec::with_capacity(value.len() + 1);
+        stored.extend_from_slice(value);
+        stored.push(0);
+        match self
+            .entries
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some(entry) => entry.1 = stored,
+            None => self.entries.push((name.to_owned(), stored)),
+        }
+    }
+
+    /// The value of `name`.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.get_with_nul(name).map(|v| &v[..v.len() - 1])
+    }
+
+    /// The value of `name` followed by a NUL byte (for C callers; a value
+    /// holding a NUL reads shorter there, as in libzmq).
+    pub fn get_with_nul(&self, name: &str) -> Option<&[u8]> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| &v[..])
+    }
+
+    /// Every (name, value).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.entries
+            .iter()
+            .map(|(n, v)| (n.as_str(), &v[..v.len() - 1]))
     }
 }

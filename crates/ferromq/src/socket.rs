@@ -36,6 +36,8 @@ pub(crate) enum SocketCmd {
         id: PipeId,
         routing_id: Bytes,
         reconnected: bool,
+        /// None over inproc, which has no handshake.
+        properties: Option<Arc<crate::msg::MessageProperties>>,
     },
     /// A bind-side connection ended: its pipe is gone.
     Detach { id: PipeId },
@@ -391,9 +393,13 @@ impl Socket {
     fn remove_endpoint(&self, endpoint: &str, bound: bool) -> Result<()> {
         let mut inner = self.inner.borrow_mut();
         inner.check_term()?;
+        // A wildcard bind is unbound by the address it resolved to
+        // (LAST_ENDPOINT), as zmq_unbind documents: "tcp://*:*" names no
+        // one endpoint.
+        let wildcard = endpoint.contains('*');
         let Some(pos) = inner.endpoints.iter().position(|e| {
             matches!(e.kind, EndpointKind::Bound) == bound
-                && (e.given == endpoint || e.resolved == endpoint)
+                && ((e.given == endpoint && !wildcard) || e.resolved == endpoint)
         }) else {
             Endpoint::parse(endpoint)?;
             return Err(Error::new(
@@ -491,6 +497,27 @@ impl Socket {
     pub fn recv(&self, flags: i32) -> Result<Msg> {
         let mut inner = self.inner.borrow_mut();
         let result = inner.recv(flags);
+        inner.after_call();
+        result
+    }
+
+    /// Like [`recv`](Socket::recv), also giving the properties of the
+    /// connection the frame came in on (see
+    /// [`MessageProperties`](crate::MessageProperties)); None
+    /// for inproc peers and for frames the socket made itself.
+    pub fn recv_with_properties(
+        &self,
+        flags: i32,
+    ) -> Result<(Msg, Option<Arc<crate::msg::MessageProperties>>)> {
+        let mut inner = self.inner.borrow_mut();
+        let result = inner.recv(flags).map(|msg| {
+            let props = inner
+                .pattern
+                .last_recv_pipe()
+                .and_then(|id| inner.pipes.get_mut(id))
+                .and_then(|pipe| pipe.properties.clone());
+            (msg, props)
+        });
         inner.after_call();
         result
     }
@@ -821,6 +848,11 @@ impl Socket {
     pub fn monitor_to(&self, endpoint: &str, events: u16) -> Result<()> {
         let inner = self.inner.borrow();
         inner.check_term()?;
+        if !endpoint.contains("://") {
+            return Err(Error::inval(format!(
+                "a monitor endpoint must be inproc://name, got {endpoint:?}"
+            )));
+        }
         if !endpoint.starts_with("inproc://") {
             return Err(Error::new(
                 ErrorKind::EPROTONOSUPPORT,
@@ -1059,6 +1091,7 @@ impl Inner {
                 routing_id: Bytes::new(),
                 notice: None,
                 peer,
+                properties: None,
             },
         )
     }
@@ -1075,9 +1108,11 @@ impl Inner {
                     id,
                     routing_id,
                     reconnected,
+                    properties,
                 } => {
                     if let Some(pipe) = self.pipes.get_mut(id) {
                         pipe.routing_id = routing_id;
+                        pipe.properties = properties;
                         self.pattern.peer_ready(id, &mut self.pipes, reconnected);
                     }
                 }

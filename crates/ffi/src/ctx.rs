@@ -118,8 +118,8 @@ impl FfiContext {
         match option {
             ZMQ_IO_THREADS if value >= 0 => state.io_threads = value,
             ZMQ_MAX_SOCKETS if (1..=SOCKET_LIMIT).contains(&value) => state.max_sockets = value,
-            ZMQ_IPV6 => state.ipv6 = value != 0,
-            ZMQ_BLOCKY => state.blocky = value != 0,
+            ZMQ_IPV6 if value >= 0 => state.ipv6 = value != 0,
+            ZMQ_BLOCKY if value >= 0 => state.blocky = value != 0,
             ZMQ_MAX_MSGSZ if value >= 0 => state.max_msgsz = value,
             // Scheduling hints for the I/O threads: accepted (libzmq
             // applies them where the OS lets it), not acted on.

@@ -8,12 +8,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// libzmq's base for its own error numbers (`ZMQ_HAUSNUMERO`).
 pub(crate) const HAUSNUMERO: i32 = 156_384_712;
-#[allow(dead_code)] // until zmq_strerror names them
 pub(crate) const EFSM: i32 = HAUSNUMERO + 51;
-#[allow(dead_code)]
 pub(crate) const ENOCOMPATPROTO: i32 = HAUSNUMERO + 52;
 pub(crate) const ETERM: i32 = HAUSNUMERO + 53;
-#[allow(dead_code)]
 pub(crate) const EMTHREAD: i32 = HAUSNUMERO + 54;
 
 /// A failure on its way to C: the errno value to set.

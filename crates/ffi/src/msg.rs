@@ -7,9 +7,10 @@
 
 use crate::errno::{fail, guard, Errno};
 use crate::socket::FfiSocket;
-use ferromq::Msg;
+use ferromq::{MessageProperties, Msg};
 use std::ffi::{c_char, c_void};
 use std::mem::{align_of, size_of, MaybeUninit};
+use std::sync::Arc;
 
 /// `sizeof(zmq_msg_t)`, fixed by libzmq's ABI.
 pub(crate) const ZMQ_MSG_T_SIZE: usize = 64;
@@ -31,6 +32,8 @@ pub struct zmq_msg_t {
 /// What we keep inside a `zmq_msg_t`.
 struct MsgCell {
     msg: Msg,
+    /// The connection's properties, for zmq_msg_gets (received only).
+    props: Option<Arc<MessageProperties>>,
     tag: u32,
 }
 
@@ -47,18 +50,32 @@ unsafe fn init(raw: *mut zmq_msg_t, msg: Msg) -> Result<(), Errno> {
     if raw.is_null() {
         return fail(libc::EFAULT);
     }
+    let fresh = MsgCell {
+        msg,
+        props: None,
+        tag: MSG_TAG,
+    };
     // SAFETY: raw is writable and 64 bytes, enough and aligned for a
     // MsgCell (checked above); write does not drop the old bytes.
-    unsafe { (raw as *mut MsgCell).write(MsgCell { msg, tag: MSG_TAG }) };
+    unsafe { (raw as *mut MsgCell).write(fresh) };
     Ok(())
 }
 
 /// The message in `raw`, if it was initialised.
 ///
 /// # Safety
+/// As for [`full_cell`].
+pub(crate) unsafe fn cell<'a>(raw: *mut zmq_msg_t) -> Result<&'a mut Msg, Errno> {
+    // SAFETY: the caller's contract.
+    Ok(&mut unsafe { full_cell(raw)? }.msg)
+}
+
+/// The message and its properties in `raw`, if it was initialised.
+///
+/// # Safety
 /// `raw` is NULL or points to a `zmq_msg_t` that is either initialised by
 /// us or at least readable (a tag mismatch is reported, not trusted).
-pub(crate) unsafe fn cell<'a>(raw: *mut zmq_msg_t) -> Result<&'a mut Msg, Errno> {
+unsafe fn full_cell<'a>(raw: *mut zmq_msg_t) -> Result<&'a mut MsgCell, Errno> {
     if raw.is_null() {
         return fail(libc::EFAULT);
     }
@@ -70,7 +87,7 @@ pub(crate) unsafe fn cell<'a>(raw: *mut zmq_msg_t) -> Result<&'a mut Msg, Errno>
         return fail(libc::EFAULT);
     }
     // SAFETY: the tag says we wrote a MsgCell here and it was not closed.
-    Ok(unsafe { &mut (*cell).msg })
+    Ok(unsafe { &mut *cell })
 }
 
 /// Takes the message out of `raw`, leaving it an empty, initialised one
@@ -78,19 +95,27 @@ pub(crate) unsafe fn cell<'a>(raw: *mut zmq_msg_t) -> Result<&'a mut Msg, Errno>
 ///
 /// # Safety
 /// As for [`cell`].
-pub(crate) unsafe fn take(raw: *mut zmq_msg_t) -> Result<Msg, Errno> {
+pub(crate) unsafe fn take(
+    raw: *mut zmq_msg_t,
+) -> Result<(Msg, Option<Arc<MessageProperties>>), Errno> {
     // SAFETY: the caller's contract.
-    let msg = unsafe { cell(raw)? };
-    Ok(std::mem::take(msg))
+    let cell = unsafe { full_cell(raw)? };
+    Ok((std::mem::take(&mut cell.msg), cell.props.take()))
 }
 
 /// Puts `msg` into `raw`, which holds an initialised message (dropped).
 ///
 /// # Safety
 /// As for [`cell`].
-pub(crate) unsafe fn put(raw: *mut zmq_msg_t, msg: Msg) -> Result<(), Errno> {
+pub(crate) unsafe fn put(
+    raw: *mut zmq_msg_t,
+    msg: Msg,
+    props: Option<Arc<MessageProperties>>,
+) -> Result<(), Errno> {
     // SAFETY: the caller's contract.
-    *unsafe { cell(raw)? } = msg;
+    let cell = unsafe { full_cell(raw)? };
+    cell.msg = msg;
+    cell.props = props;
     Ok(())
 }
 
@@ -211,10 +236,12 @@ pub unsafe extern "C" fn zmq_msg_close(msg: *mut zmq_msg_t) -> i32 {
         // SAFETY: msg points to a zmq_msg_t; cell checks it was initialised.
         unsafe { cell(msg)? };
         let cell = msg as *mut MsgCell;
-        // SAFETY: it holds an initialised MsgCell (checked); we drop it in
-        // place once and clear the tag so a second close is EFAULT.
+        // SAFETY: it holds an initialised MsgCell (checked); we drop its
+        // contents in place once and clear the tag so a second close is
+        // EFAULT.
         unsafe {
             std::ptr::drop_in_place(std::ptr::addr_of_mut!((*cell).msg));
+            std::ptr::drop_in_place(std::ptr::addr_of_mut!((*cell).props));
             std::ptr::addr_of_mut!((*cell).tag).write(0);
         }
         Ok(0)
@@ -227,9 +254,9 @@ pub unsafe extern "C" fn zmq_msg_close(msg: *mut zmq_msg_t) -> i32 {
 pub unsafe extern "C" fn zmq_msg_move(dest: *mut zmq_msg_t, src: *mut zmq_msg_t) -> i32 {
     guard(-1, || {
         // SAFETY: both point to zmq_msg_t's (the function's contract).
-        let body = unsafe { take(src)? };
+        let (body, props) = unsafe { take(src)? };
         // SAFETY: as above; dest's old content is released, as libzmq does.
-        unsafe { replace(dest, body) }
+        unsafe { replace(dest, body, props) }
     })
 }
 
@@ -239,9 +266,10 @@ pub unsafe extern "C" fn zmq_msg_move(dest: *mut zmq_msg_t, src: *mut zmq_msg_t)
 pub unsafe extern "C" fn zmq_msg_copy(dest: *mut zmq_msg_t, src: *mut zmq_msg_t) -> i32 {
     guard(-1, || {
         // SAFETY: both point to zmq_msg_t's (the function's contract).
-        let body = unsafe { cell(src)? }.clone();
+        let src = unsafe { full_cell(src)? };
+        let (body, props) = (src.msg.clone(), src.props.clone());
         // SAFETY: as above.
-        unsafe { replace(dest, body) }
+        unsafe { replace(dest, body, props) }
     })
 }
 
@@ -249,15 +277,20 @@ pub unsafe extern "C" fn zmq_msg_copy(dest: *mut zmq_msg_t, src: *mut zmq_msg_t)
 ///
 /// # Safety
 /// `dest` is NULL or points to a zmq_msg_t, initialised or not.
-unsafe fn replace(dest: *mut zmq_msg_t, body: Msg) -> Result<i32, Errno> {
+unsafe fn replace(
+    dest: *mut zmq_msg_t,
+    body: Msg,
+    props: Option<Arc<MessageProperties>>,
+) -> Result<i32, Errno> {
+    // libzmq requires dest to be initialised but tolerates garbage in
+    // practice (it closes what looks valid); we initialise it.
     // SAFETY: the caller's contract.
-    match unsafe { cell(dest) } {
-        Ok(old) => *old = body,
-        // libzmq requires dest to be initialised but tolerates garbage in
-        // practice (it closes what looks valid); we initialise it.
+    if unsafe { full_cell(dest) }.is_err() {
         // SAFETY: the caller's contract.
-        Err(_) => unsafe { init(dest, body)? },
+        unsafe { init(dest, Msg::new())? };
     }
+    // SAFETY: the caller's contract; dest is initialised now.
+    unsafe { put(dest, body, props)? };
     Ok(0)
 }
 
@@ -323,8 +356,9 @@ pub unsafe extern "C" fn zmq_msg_set(msg: *mut zmq_msg_t, _property: i32, _optva
 }
 
 /// `const char *zmq_msg_gets(const zmq_msg_t *msg, const char *property)`:
-/// connection metadata. Not kept on messages yet: NULL with EINVAL, what
-/// libzmq answers for a property the message lacks.
+/// a property of the connection the message came in on (Socket-Type,
+/// Identity, Peer-Address, the peer's own metadata); NULL with EINVAL for
+/// one it lacks.
 #[no_mangle]
 pub unsafe extern "C" fn zmq_msg_gets(
     msg: *const zmq_msg_t,
@@ -332,11 +366,23 @@ pub unsafe extern "C" fn zmq_msg_gets(
 ) -> *const c_char {
     guard(std::ptr::null(), || {
         // SAFETY: msg points to a zmq_msg_t.
-        unsafe { cell(msg as *mut zmq_msg_t)? };
+        let cell = unsafe { full_cell(msg as *mut zmq_msg_t)? };
         if property.is_null() {
             return fail(libc::EINVAL);
         }
-        fail(libc::EINVAL)
+        // SAFETY: property is a C string (the contract).
+        let name = unsafe { std::ffi::CStr::from_ptr(property) };
+        let value = name
+            .to_str()
+            .ok()
+            .and_then(|name| cell.props.as_ref()?.get_with_nul(name));
+        match value {
+            // The value lives in the properties the message holds, so the
+            // pointer stays valid until the message is closed or reused,
+            // as libzmq promises.
+            Some(value) => Ok(value.as_ptr() as *const c_char),
+            None => fail(libc::EINVAL),
+        }
     })
 }
 
@@ -348,13 +394,13 @@ pub unsafe extern "C" fn zmq_msg_send(msg: *mut zmq_msg_t, socket: *mut c_void, 
         // SAFETY: socket is a socket from zmq_socket (the contract).
         let socket = unsafe { FfiSocket::from_ptr(socket)? };
         // SAFETY: msg points to a zmq_msg_t.
-        let body = unsafe { take(msg)? };
+        let (body, props) = unsafe { take(msg)? };
         let len = body.len();
         match socket.socket.send_msg_or_return(body, flags) {
             Ok(()) => Ok(clamp_len(len)),
             Err((error, body)) => {
                 // SAFETY: as above; the message goes back where it was.
-                unsafe { put(msg, body)? };
+                unsafe { put(msg, body, props)? };
                 Err(error.into())
             }
         }
@@ -370,10 +416,10 @@ pub unsafe extern "C" fn zmq_msg_recv(msg: *mut zmq_msg_t, socket: *mut c_void, 
         // SAFETY: msg points to an initialised zmq_msg_t; checked before
         // blocking so a bad msg does not lose a received frame.
         unsafe { cell(msg)? };
-        let body = socket.socket.recv(flags)?;
+        let (body, props) = socket.socket.recv_with_properties(flags)?;
         let len = body.len();
         // SAFETY: as above.
-        unsafe { put(msg, body)? };
+        unsafe { put(msg, body, props)? };
         Ok(clamp_len(len))
     })
 }

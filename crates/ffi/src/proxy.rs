@@ -40,6 +40,9 @@ pub unsafe extern "C" fn zmq_proxy_steerable(
     control: *mut c_void,
 ) -> i32 {
     guard(-1, || {
+        if frontend.is_null() || backend.is_null() {
+            return fail(libc::EFAULT);
+        }
         // SAFETY: the sockets came from zmq_socket, and the proxy is the
         // only user of all of them while it runs (the contract).
         let (frontend, backend, capture, control) = unsafe {
@@ -63,6 +66,9 @@ pub unsafe extern "C" fn zmq_device(kind: i32, frontend: *mut c_void, backend: *
         let Some(kind) = DeviceKind::from_raw(kind) else {
             return fail(libc::EINVAL);
         };
+        if frontend.is_null() || backend.is_null() {
+            return fail(libc::EFAULT);
+        }
         // SAFETY: as for zmq_proxy_steerable.
         let (frontend, backend) = unsafe {
             (

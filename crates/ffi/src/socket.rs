@@ -327,6 +327,90 @@ pub unsafe extern "C" fn zmq_recv(
     })
 }
 
+/// `int zmq_sendiov(void *socket, struct iovec *iov, size_t count, int
+/// flags)`: the buffers as the frames of one message.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_sendiov(
+    socket: *mut c_void,
+    iov: *const libc::iovec,
+    count: usize,
+    flags: i32,
+) -> i32 {
+    guard(-1, || {
+        // SAFETY: socket came from zmq_socket (the contract).
+        let s = unsafe { FfiSocket::from_ptr(socket)? };
+        if count == 0 || iov.is_null() {
+            return fail(libc::EINVAL);
+        }
+        // SAFETY: iov points to count iovecs (the contract).
+        let parts = unsafe { std::slice::from_raw_parts(iov, count) };
+        for (i, part) in parts.iter().enumerate() {
+            // SAFETY: each iovec describes readable memory (the contract).
+            let data = unsafe { bytes_from(part.iov_base, part.iov_len)? };
+            let more = if i + 1 < count { ferromq::SNDMORE } else { 0 };
+            s.socket.send_msg(
+                Msg::copy_from_slice(data),
+                (flags & !ferromq::SNDMORE) | more,
+            )?;
+        }
+        Ok(0)
+    })
+}
+
+/// `int zmq_recviov(void *socket, struct iovec *iov, size_t *count, int
+/// flags)`: up to `*count` frames of one message, each in a buffer from
+/// malloc that the caller frees; `*count` becomes the number received.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_recviov(
+    socket: *mut c_void,
+    iov: *mut libc::iovec,
+    count: *mut usize,
+    flags: i32,
+) -> i32 {
+    guard(-1, || {
+        // SAFETY: socket came from zmq_socket (the contract).
+        let s = unsafe { FfiSocket::from_ptr(socket)? };
+        if count.is_null() || iov.is_null() {
+            return fail(libc::EINVAL);
+        }
+        // SAFETY: count points to a size_t (the contract).
+        let room = unsafe { *count };
+        let mut received = 0;
+        let mut total = 0usize;
+        while received < room {
+            let msg = s.socket.recv(if received == 0 {
+                flags
+            } else {
+                flags & !ferromq::DONTWAIT
+            })?;
+            // malloc(0) may return NULL; ask for at least one byte.
+            // SAFETY: plain allocation; the caller frees it, as libzmq's
+            // contract says.
+            let buf = unsafe { libc::malloc(msg.len().max(1)) };
+            if buf.is_null() {
+                return fail(libc::ENOMEM);
+            }
+            // SAFETY: buf has msg.len() bytes; iov has room > received
+            // entries (the contract).
+            unsafe {
+                std::ptr::copy_nonoverlapping(msg.as_ptr(), buf as *mut u8, msg.len());
+                *iov.add(received) = libc::iovec {
+                    iov_base: buf,
+                    iov_len: msg.len(),
+                };
+            }
+            received += 1;
+            total += msg.len();
+            if !msg.more() {
+                break;
+            }
+        }
+        // SAFETY: as above.
+        unsafe { *count = received };
+        Ok(clamp_len(total))
+    })
+}
+
 /// `int zmq_socket_monitor(void *socket, const char *endpoint, int
 /// events)`: events go to a PAIR bound at `endpoint` (inproc) in libzmq's
 /// two-frame format; a NULL endpoint stops monitoring.

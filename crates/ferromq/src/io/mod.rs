@@ -10,6 +10,7 @@ pub(crate) mod tcp;
 use crate::endpoint::IpcAddr;
 use crate::error::{Error, Result};
 use crate::monitor::event;
+use crate::msg::MessageProperties;
 use crate::options::reconnect_stop;
 use crate::options::Options;
 use crate::pattern::{PipeId, SocketPipe};
@@ -867,6 +868,7 @@ impl Reactor {
         options: &Options,
         waker: Waker,
         routing_id: bytes::Bytes,
+        properties: Arc<MessageProperties>,
     ) -> PipeId {
         let peer = engine
             .peer_counters
@@ -896,9 +898,25 @@ impl Reactor {
                 routing_id,
                 notice: None,
                 peer,
+                properties: Some(properties),
             },
         });
         id
+    }
+
+    /// What zmq_msg_gets reports for messages from this peer: its
+    /// handshake metadata, and its IP as Peer-Address (tcp).
+    fn peer_properties(peer: &ferromq_proto::PeerInfo, stream: &Stream) -> Arc<MessageProperties> {
+        let mut props = MessageProperties::new();
+        for (name, value) in peer.metadata.iter() {
+            props.insert(name, value);
+        }
+        if let Stream::Tcp(tcp) = stream {
+            if let Ok(addr) = tcp.peer_addr() {
+                props.insert("Peer-Address", addr.ip().to_string().as_bytes());
+            }
+        }
+        Arc::new(props)
     }
 
     fn handshake_done(&mut self, token: Token, peer: ferromq_proto::PeerInfo) {
@@ -908,6 +926,7 @@ impl Reactor {
             return;
         };
         let routing_id = peer.identity();
+        let properties = Self::peer_properties(&peer, &engine.stream);
         let peer_address = engine.peer_address();
         let counters = engine
             .peer_counters
@@ -924,7 +943,9 @@ impl Reactor {
             Origin::Accepted {
                 options, pipe_id, ..
             } => {
-                *pipe_id = Some(Self::attach_new_pipes(engine, options, waker, routing_id));
+                *pipe_id = Some(Self::attach_new_pipes(
+                    engine, options, waker, routing_id, properties,
+                ));
             }
             Origin::Connected { connecter, pipe_id } => {
                 if let Some(c) = self.connecters.get_mut(connecter) {
@@ -936,13 +957,14 @@ impl Reactor {
                     if engine.pipes.is_none() {
                         // IMMEDIATE: only now does the socket see a peer.
                         *pipe_id = Some(Self::attach_new_pipes(
-                            engine, &c.options, waker, routing_id,
+                            engine, &c.options, waker, routing_id, properties,
                         ));
                     } else {
                         engine.socket.mailbox.send(SocketCmd::PeerReady {
                             id: c.pipe_id,
                             routing_id,
                             reconnected: c.connected_before,
+                            properties: Some(properties),
                         });
                     }
                     c.connected_before = true;

@@ -36,6 +36,10 @@ impl Pattern for Dealer {
         self.fq.has_in(pipes)
     }
 
+    fn last_recv_pipe(&self) -> Option<PipeId> {
+        self.fq.last_pipe()
+    }
+
     fn has_out(&mut self, pipes: &mut PipeSet) -> bool {
         self.lb.has_out(pipes)
     }

@@ -156,6 +156,7 @@ pub(crate) mod testing {
                 routing_id: bytes::Bytes::new(),
                 notice: None,
                 peer: crate::stats::PeerShared::new("test"),
+                properties: None,
             },
         );
         Peer {

@@ -11,6 +11,8 @@ pub(crate) struct FairQueue {
     ring: Ring,
     /// The pipe the message being received comes from.
     current: Option<PipeId>,
+    /// The pipe the last frame came from (for message properties).
+    last: Option<PipeId>,
 }
 
 impl FairQueue {
@@ -35,6 +37,7 @@ impl FairQueue {
                     if !msg.more() {
                         self.current = None;
                     }
+                    self.last = Some(id);
                     return Ok((msg, id));
                 }
             }
@@ -47,9 +50,15 @@ impl FairQueue {
             if msg.more() {
                 self.current = Some(id);
             }
+            self.last = Some(id);
             return Ok((msg, id));
         }
         Err(Error::again("no message available"))
+    }
+
+    /// The pipe the last frame received came from.
+    pub(crate) fn last_pipe(&self) -> Option<PipeId> {
+        self.last
     }
 
     pub(crate) fn recv(&mut self, pipes: &mut PipeSet) -> Result<Msg> {

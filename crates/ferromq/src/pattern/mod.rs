@@ -42,6 +42,9 @@ pub(crate) struct SocketPipe {
     pub(crate) notice: Option<crate::inproc::PeerNotice>,
     /// The connection's counters, for [`crate::Socket::stats`].
     pub(crate) peer: std::sync::Arc<crate::stats::PeerShared>,
+    /// What the peer told in its handshake (tcp and ipc), for
+    /// [`crate::Socket::recv_with_properties`].
+    pub(crate) properties: Option<std::sync::Arc<crate::msg::MessageProperties>>,
 }
 
 /// Hashes pipe ids, which are unique counters: one multiply spreads them,
@@ -207,6 +210,12 @@ pub(crate) trait Pattern: Send {
 
     /// Whether [`recv`](Pattern::recv) would return a frame now.
     fn has_in(&mut self, pipes: &mut PipeSet) -> bool;
+
+    /// The pipe the frame last returned by [`recv`](Pattern::recv) came
+    /// from, where the type tracks it (for message properties).
+    fn last_recv_pipe(&self) -> Option<PipeId> {
+        None
+    }
 
     /// Whether [`send`](Pattern::send) would accept a frame now.
     fn has_out(&mut self, pipes: &mut PipeSet) -> bool;

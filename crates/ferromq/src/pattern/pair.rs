@@ -58,6 +58,10 @@ impl Pattern for Pair {
             .is_some_and(|p| p.reader.check_read())
     }
 
+    fn last_recv_pipe(&self) -> Option<PipeId> {
+        self.peer
+    }
+
     fn has_out(&mut self, pipes: &mut PipeSet) -> bool {
         self.peer
             .and_then(|id| pipes.get_mut(id))

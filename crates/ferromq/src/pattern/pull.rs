@@ -35,6 +35,10 @@ impl Pattern for Pull {
         self.fq.has_in(pipes)
     }
 
+    fn last_recv_pipe(&self) -> Option<PipeId> {
+        self.fq.last_pipe()
+    }
+
     fn has_out(&mut self, _pipes: &mut PipeSet) -> bool {
         false
     }

@@ -144,6 +144,10 @@ impl Pattern for Rep {
         !self.sending_reply && self.read_envelope(pipes).is_ok()
     }
 
+    fn last_recv_pipe(&self) -> Option<PipeId> {
+        self.fq.last_pipe()
+    }
+
     fn has_out(&mut self, _pipes: &mut PipeSet) -> bool {
         self.sending_reply
     }

@@ -188,6 +188,10 @@ impl Pattern for Req {
         self.receiving_reply && self.read_envelope(pipes).is_ok()
     }
 
+    fn last_recv_pipe(&self) -> Option<PipeId> {
+        self.fq.last_pipe()
+    }
+
     fn has_out(&mut self, pipes: &mut PipeSet) -> bool {
         if self.receiving_reply && self.strict {
             return false;

@@ -244,6 +244,10 @@ impl Pattern for Router {
         }
     }
 
+    fn last_recv_pipe(&self) -> Option<PipeId> {
+        self.fq.last_pipe()
+    }
+
     fn has_out(&mut self, pipes: &mut PipeSet) -> bool {
         !self.mandatory
             || self

@@ -53,6 +53,10 @@ impl Pattern for Sub {
         self.inner.has_in(pipes)
     }
 
+    fn last_recv_pipe(&self) -> Option<PipeId> {
+        self.inner.last_recv_pipe()
+    }
+
     fn has_out(&mut self, _pipes: &mut PipeSet) -> bool {
         false
     }

@@ -167,6 +167,10 @@ impl Pattern for Xsub {
         }
     }
 
+    fn last_recv_pipe(&self) -> Option<PipeId> {
+        self.fq.last_pipe()
+    }
+
     fn has_out(&mut self, _pipes: &mut PipeSet) -> bool {
         true
     }
