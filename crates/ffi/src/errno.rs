@@ -64,3 +64,31 @@ pub(crate) fn fail<T>(code: i32) -> Result<T, Errno> {
 pub extern "C" fn zmq_errno() -> i32 {
     errno()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_sets_errno_and_returns_the_failure_value() {
+        set_errno(0);
+        assert_eq!(guard(-1, || fail::<i32>(ETERM)), -1);
+        assert_eq!(errno(), ETERM);
+        assert_eq!(zmq_errno(), ETERM);
+        assert_eq!(guard(-1, || Ok(7)), 7);
+    }
+
+    #[test]
+    fn a_panic_never_unwinds_into_c() {
+        set_errno(0);
+        let rc = guard(-1, || -> Result<i32, Errno> {
+            panic!("a bug in the library")
+        });
+        assert_eq!(rc, -1);
+        assert_eq!(errno(), libc::EFAULT);
+        let ptr = guard(std::ptr::null_mut::<u8>(), || -> Result<*mut u8, Errno> {
+            panic!("another bug")
+        });
+        assert!(ptr.is_null());
+    }
+}
