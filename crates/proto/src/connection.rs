@@ -7,7 +7,7 @@ use crate::command::Command;
 use crate::error::{ProtocolError, Result};
 use crate::frame::{encode_frame, Frame, FrameDecoder, FrameHeader, FrameKind};
 use crate::greeting::{Greeting, GreetingReader, ZmtpVersion};
-use crate::mechanism::{Mechanism, MechanismStatus};
+use crate::mechanism::{Mechanism, MechanismStatus, ZapReply, ZapRequest};
 use crate::metadata::Metadata;
 use crate::outbuf::{OutBuf, ZERO_COPY_THRESHOLD};
 use crate::socket_type::SocketType;
@@ -271,6 +271,11 @@ impl Connection {
                     }
                 }
                 State::Handshake => {
+                    // A ZAP verdict may have completed the handshake
+                    // between two polls.
+                    if let Some(ev) = self.check_handshake_done() {
+                        return Ok(Some(ev));
+                    }
                     let Some(frame) = self.decoder.decode(&mut self.input)? else {
                         return Ok(None);
                     };
@@ -299,6 +304,45 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// The ZAP request the handshake waits on, handed out once: after a
+    /// PLAIN server got the client's HELLO, or a CURVE server its
+    /// INITIATE (and only if the mechanism was built with a ZAP context).
+    /// Check after each [`poll_event`](Connection::poll_event) that
+    /// returns `Ok(None)` during the handshake; send the request to the
+    /// ZAP handler (see [`ZapRequest::to_frames`]) and pass the verdict to
+    /// [`zap_reply`](Connection::zap_reply). Until then the handshake
+    /// does not progress.
+    pub fn zap_request(&mut self) -> Option<ZapRequest> {
+        match self.state {
+            State::Handshake => self.mechanism.zap_request(),
+            _ => None,
+        }
+    }
+
+    /// Hands the ZAP handler's verdict to the mechanism (use
+    /// [`ZapReply::no_handler`] when no handler is bound). Whatever the
+    /// mechanism sends next (READY or WELCOME, or an ERROR on refusal) is
+    /// queued in [`output`](Connection::output); then call
+    /// [`poll_event`](Connection::poll_event), which returns
+    /// [`Event::HandshakeComplete`] if the handshake is done. A refusal
+    /// is an `Err` ([`ProtocolError::AuthFailed`] with the status code),
+    /// after which the connection is dead: flush the output (it may hold
+    /// the ERROR) and close.
+    pub fn zap_reply(&mut self, reply: ZapReply) -> Result<()> {
+        let result = match self.state {
+            State::Handshake => self
+                .mechanism
+                .zap_reply(reply)
+                .and_then(|()| self.flush_handshake()),
+            State::Failed => Err(ProtocolError::Closed),
+            _ => Err(ProtocolError::Zap(crate::error::ZapFault::Unexpected)),
+        };
+        if let Err(err) = &result {
+            self.fail(err);
+        }
+        result
     }
 
     fn flush_handshake(&mut self) -> Result<()> {

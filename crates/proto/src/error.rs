@@ -91,12 +91,66 @@ pub enum ProtocolError {
     /// A mechanism-level failure (authentication, bad box, ...).
     #[error("security handshake failed: {0}")]
     Mechanism(String),
+    /// A CURVE box did not open: it was altered, forged, or made with
+    /// other keys than the ones we hold (a wrong server key, say).
+    #[error("CURVE: cannot open the {0} box (altered, or wrong keys)")]
+    Cryptographic(&'static str),
+    /// The CURVE client's vouch does not name the short-term key it is
+    /// talking with: the INITIATE was not made by its sender.
+    #[error("CURVE: the INITIATE vouch does not match the client's short-term key")]
+    KeyExchange,
+    /// A CURVE short nonce that does not increase: a replayed, reordered
+    /// or forged command.
+    #[error("CURVE: short nonce {got} does not follow the last one, {last}")]
+    NonceNotIncreasing {
+        /// The nonce the peer sent.
+        got: u64,
+        /// The highest nonce seen before it.
+        last: u64,
+    },
+    /// Authentication failed: our ZAP handler refused the peer (server
+    /// side) or the server sent an ERROR carrying a ZAP status code (client
+    /// side). `status` is 300, 400 or 500, the value of libzmq's
+    /// HANDSHAKE_FAILED_AUTH monitor event.
+    #[error("authentication failed (ZAP status {status})")]
+    AuthFailed {
+        /// The ZAP status code: 300 (temporary), 400 (refused) or 500
+        /// (handler failure).
+        status: u16,
+    },
+    /// The ZAP handler's reply breaks RFC 27.
+    #[error("bad ZAP reply: {0}")]
+    Zap(ZapFault),
     /// The caller asked to encode something the grammar cannot express.
     #[error("cannot encode: {0}")]
     Encode(&'static str),
     /// The connection already failed; nothing more can be done with it.
     #[error("connection already failed")]
     Closed,
+}
+
+/// What was wrong with a ZAP handler's reply (RFC 27).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ZapFault {
+    /// Not the seven frames of a reply, or a non-empty delimiter.
+    #[error("not a seven-frame reply with an empty delimiter")]
+    MalformedReply,
+    /// The version frame is not "1.0".
+    #[error("version is not 1.0")]
+    BadVersion,
+    /// The request id does not echo the request's.
+    #[error("request id does not match the request")]
+    BadRequestId,
+    /// A status code other than 200, 300, 400 or 500.
+    #[error("status code is not 200, 300, 400 or 500")]
+    InvalidStatusCode,
+    /// The metadata frame is not a valid property list.
+    #[error("metadata frame is not a valid property list")]
+    InvalidMetadata,
+    /// A reply came when no request was outstanding.
+    #[error("no ZAP request is outstanding")]
+    Unexpected,
 }
 
 /// Result alias for protocol operations.
@@ -119,12 +173,39 @@ pub mod zmtp_code {
     pub const MALFORMED_COMMAND_READY: u32 = 0x1000_0016;
     /// Bad metadata, including a Socket-Type that cannot talk to ours.
     pub const INVALID_METADATA: u32 = 0x1000_0018;
+    /// A malformed MESSAGE command (CURVE traffic).
+    pub const MALFORMED_COMMAND_MESSAGE: u32 = 0x1000_0012;
+    /// A malformed HELLO command (PLAIN, CURVE).
+    pub const MALFORMED_COMMAND_HELLO: u32 = 0x1000_0013;
+    /// A malformed INITIATE command (PLAIN, CURVE).
+    pub const MALFORMED_COMMAND_INITIATE: u32 = 0x1000_0014;
+    /// A malformed WELCOME command (PLAIN, CURVE).
+    pub const MALFORMED_COMMAND_WELCOME: u32 = 0x1000_0017;
+    /// The CURVE vouch does not match (`ZMQ_PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE`).
+    pub const KEY_EXCHANGE: u32 = 0x1000_0003;
+    /// A CURVE box did not open.
+    pub const CRYPTOGRAPHIC: u32 = 0x1100_0001;
     /// The peer announced another security mechanism.
     pub const MECHANISM_MISMATCH: u32 = 0x1100_0002;
+    /// A ZAP failure with nothing more specific.
+    pub const ZAP_UNSPECIFIED: u32 = 0x2000_0000;
+    /// A ZAP reply that is not seven frames.
+    pub const ZAP_MALFORMED_REPLY: u32 = 0x2000_0001;
+    /// A ZAP reply for another request id.
+    pub const ZAP_BAD_REQUEST_ID: u32 = 0x2000_0002;
+    /// A ZAP reply of another version than 1.0.
+    pub const ZAP_BAD_VERSION: u32 = 0x2000_0003;
+    /// A ZAP reply status code other than 200, 300, 400 and 500.
+    pub const ZAP_INVALID_STATUS_CODE: u32 = 0x2000_0004;
+    /// A ZAP reply whose metadata does not parse.
+    pub const ZAP_INVALID_METADATA: u32 = 0x2000_0005;
 }
 
 impl ProtocolError {
-    /// The libzmq protocol error code for this error (see [`zmtp_code`]).
+    /// The libzmq protocol error code for this error (see [`zmtp_code`]),
+    /// the value of a HANDSHAKE_FAILED_PROTOCOL monitor event. An
+    /// authentication failure is reported instead as HANDSHAKE_FAILED_AUTH
+    /// with [`auth_status`](ProtocolError::auth_status) as its value.
     pub fn zmtp_code(&self) -> u32 {
         use ProtocolError::*;
         match self {
@@ -132,7 +213,22 @@ impl ProtocolError {
             MalformedCommand { command, .. } => match *command {
                 "READY" => zmtp_code::MALFORMED_COMMAND_READY,
                 "ERROR" => zmtp_code::MALFORMED_COMMAND_ERROR,
+                "HELLO" => zmtp_code::MALFORMED_COMMAND_HELLO,
+                "WELCOME" => zmtp_code::MALFORMED_COMMAND_WELCOME,
+                "INITIATE" => zmtp_code::MALFORMED_COMMAND_INITIATE,
+                "MESSAGE" => zmtp_code::MALFORMED_COMMAND_MESSAGE,
                 _ => zmtp_code::MALFORMED_COMMAND_UNSPECIFIED,
+            },
+            Cryptographic(_) => zmtp_code::CRYPTOGRAPHIC,
+            KeyExchange => zmtp_code::KEY_EXCHANGE,
+            NonceNotIncreasing { .. } => zmtp_code::INVALID_SEQUENCE,
+            Zap(fault) => match fault {
+                ZapFault::MalformedReply => zmtp_code::ZAP_MALFORMED_REPLY,
+                ZapFault::BadVersion => zmtp_code::ZAP_BAD_VERSION,
+                ZapFault::BadRequestId => zmtp_code::ZAP_BAD_REQUEST_ID,
+                ZapFault::InvalidStatusCode => zmtp_code::ZAP_INVALID_STATUS_CODE,
+                ZapFault::InvalidMetadata => zmtp_code::ZAP_INVALID_METADATA,
+                ZapFault::Unexpected => zmtp_code::ZAP_UNSPECIFIED,
             },
             EmptyPropertyName
             | BadPropertyName
@@ -144,6 +240,30 @@ impl ProtocolError {
             UnexpectedCommand(..) => zmtp_code::UNEXPECTED_COMMAND,
             MessageBeforeHandshake => zmtp_code::INVALID_SEQUENCE,
             _ => zmtp_code::UNSPECIFIED,
+        }
+    }
+
+    /// The ZAP status code (300, 400 or 500) when this is an
+    /// authentication failure, the value of libzmq's HANDSHAKE_FAILED_AUTH
+    /// monitor event; `None` for every other error.
+    pub fn auth_status(&self) -> Option<u16> {
+        match self {
+            ProtocolError::AuthFailed { status } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The error for an ERROR command received from a peer. A reason that
+    /// is a ZAP status code ("300", "400" or "500", what libzmq servers
+    /// send when their ZAP handler refuses us) is an authentication
+    /// failure, as libzmq reports it; any other reason is a
+    /// [`PeerError`](ProtocolError::PeerError).
+    pub fn from_error_reason(reason: &[u8]) -> ProtocolError {
+        match reason {
+            [d @ b'3'..=b'5', b'0', b'0'] => ProtocolError::AuthFailed {
+                status: u16::from(d - b'0') * 100,
+            },
+            _ => ProtocolError::PeerError(String::from_utf8_lossy(reason).into_owned()),
         }
     }
 }

@@ -7,7 +7,8 @@
 //! [`Connection::output`], ready for one vectored write. Every frame,
 //! command, greeting and metadata codec is also usable on its own.
 //!
-//! Specifications: RFC 23 (ZMTP 3.0), RFC 37 (ZMTP 3.1), RFC 32 (Z85).
+//! Specifications: RFC 23 (ZMTP 3.0), RFC 37 (ZMTP 3.1), RFC 32 (Z85),
+//! RFC 24 (PLAIN), RFC 25 and 26 (CURVE, CurveZMQ), RFC 27 (ZAP).
 //! Comments of the form `//= rfc37#section` followed by `//#` lines quote
 //! the sentence the code beside them implements.
 //!
@@ -31,7 +32,7 @@ pub mod z85;
 
 pub use command::{Command, MAX_PING_CONTEXT};
 pub use connection::{Connection, ConnectionOptions, Event, PeerInfo};
-pub use error::{zmtp_code, ProtocolError, Result};
+pub use error::{zmtp_code, ProtocolError, Result, ZapFault};
 pub use frame::{
     encode_frame, Frame, FrameDecoder, FrameHeader, FrameKind, MAX_HEADER_LEN, MAX_READ_CHUNK,
     MAX_SHORT_BODY,
@@ -39,7 +40,12 @@ pub use frame::{
 pub use greeting::{
     Greeting, GreetingReader, MechanismName, ZmtpVersion, GREETING_LEN, SIGNATURE_LEN,
 };
-pub use mechanism::{LocalProperties, Mechanism, MechanismStatus, NullMechanism};
+pub use mechanism::zap::{zap_status, ZAP_ENDPOINT, ZAP_REQUEST_ID, ZAP_VERSION};
+pub use mechanism::{
+    curve_keypair, curve_public, CurveClient, CurveKeyPair, CurveServer, LocalProperties,
+    Mechanism, MechanismStatus, NullMechanism, PlainClient, PlainServer, ZapContext, ZapReply,
+    ZapRequest,
+};
 pub use metadata::Metadata;
 pub use outbuf::{OutBuf, ZERO_COPY_THRESHOLD};
 pub use socket_type::SocketType;

@@ -43,6 +43,9 @@ pub enum Z85Error {
     /// A 5-character group whose value exceeds 2^32-1.
     #[error("Z85 group at position {0} overflows 32 bits")]
     Overflow(usize),
+    /// A CURVE key in Z85 is exactly 40 characters.
+    #[error("a Z85 key is 40 characters, not {0}")]
+    BadKeyLength(usize),
 }
 
 /// Encodes `data` (length a multiple of 4) as Z85 text.
@@ -95,6 +98,35 @@ pub fn decode(text: &str) -> Result<Vec<u8>, Z85Error> {
     Ok(out)
 }
 
+/// Length of a 32-octet CURVE key in Z85 text.
+pub const KEY_TEXT_LEN: usize = 40;
+
+/// Encodes a 32-octet CURVE key as its 40 characters of Z85 text (the
+/// form `zmq_curve_keypair` produces and socket options accept).
+///
+/// ```
+/// use ferromq_proto::z85;
+/// let key = [0u8; 32];
+/// let text = z85::encode_key(&key);
+/// assert_eq!(text.len(), 40);
+/// assert_eq!(z85::decode_key(&text).unwrap(), key);
+/// ```
+pub fn encode_key(key: &[u8; 32]) -> String {
+    // 32 is a multiple of 4.
+    encode(key).unwrap_or_default()
+}
+
+/// Decodes 40 characters of Z85 text into a 32-octet CURVE key.
+pub fn decode_key(text: &str) -> Result<[u8; 32], Z85Error> {
+    if text.len() != KEY_TEXT_LEN {
+        return Err(Z85Error::BadKeyLength(text.len()));
+    }
+    let raw = decode(text)?;
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&raw);
+    Ok(key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +161,18 @@ mod tests {
         assert_eq!(decode("#####"), Err(Z85Error::Overflow(0)));
         assert!(decode("").unwrap().is_empty());
         assert_eq!(encode(&[]).unwrap(), "");
+    }
+
+    #[test]
+    fn keys() {
+        let text = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+        let key = decode_key(text).unwrap();
+        assert_eq!(encode_key(&key), text);
+        assert_eq!(decode_key("HelloWorld"), Err(Z85Error::BadKeyLength(10)));
+        assert!(matches!(
+            decode_key("~q:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"),
+            Err(Z85Error::BadCharacter('~', 0))
+        ));
     }
 
     #[test]

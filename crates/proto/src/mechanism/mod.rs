@@ -9,11 +9,26 @@
 //! incoming one; the others leave frames untouched and the connection takes
 //! its zero-copy path.
 //!
+//! The server side of PLAIN and CURVE asks a ZAP handler about each peer:
+//! see the [`zap`] module for how a mechanism pauses for the verdict.
+//!
+//! | mechanism | client | server |
+//! | --------- | ------ | ------ |
+//! | NULL (RFC 37) | [`NullMechanism`] | [`NullMechanism`] |
+//! | PLAIN (RFC 24) | [`PlainClient`] | [`PlainServer`] |
+//! | CURVE (RFC 25, 26) | [`CurveClient`] | [`CurveServer`] |
+//!
 //! [`Connection`]: crate::Connection
 
+mod curve;
 mod null;
+mod plain;
+pub mod zap;
 
+pub use curve::{curve_keypair, curve_public, CurveClient, CurveKeyPair, CurveServer};
 pub use null::NullMechanism;
+pub use plain::{PlainClient, PlainServer};
+pub use zap::{ZapContext, ZapReply, ZapRequest};
 
 use crate::error::{ProtocolError, Result};
 use crate::frame::{encode_frame, Frame, FrameKind};
@@ -90,7 +105,13 @@ impl LocalProperties {
     }
 }
 
-/// A ZMTP security mechanism (NULL here; PLAIN and CURVE slot in the same way).
+/// A ZMTP security mechanism.
+///
+/// The [`Connection`](crate::Connection) drives it: after the greetings it
+/// sends every body [`next_command`](Mechanism::next_command) yields, hands
+/// each received command to [`process_command`](Mechanism::process_command),
+/// and asks again for commands to send, until [`status`](Mechanism::status)
+/// is `Ready`. Any `Err` ends the connection.
 pub trait Mechanism: Send + fmt::Debug {
     /// The name announced in the greeting.
     fn name(&self) -> MechanismName;
@@ -132,5 +153,42 @@ pub trait Mechanism: Send + fmt::Debug {
     /// Non-encrypting mechanisms return it unchanged.
     fn decode_frame(&mut self, frame: Frame) -> Result<Frame> {
         Ok(frame)
+    }
+
+    /// The ZAP request the handshake is waiting on, handed out once (server
+    /// side of PLAIN and CURVE, after the client's credentials arrived).
+    /// Until [`zap_reply`](Mechanism::zap_reply) is called the mechanism
+    /// sends nothing (`next_command` is `Ok(None)`) and stays
+    /// `Handshaking`. Mechanisms that never ask return `None`.
+    fn zap_request(&mut self) -> Option<ZapRequest> {
+        None
+    }
+
+    /// Hands the mechanism the ZAP handler's verdict (or
+    /// [`ZapReply::no_handler`] when nothing answers ZAP). On 200 the
+    /// handshake goes on; on 400 or 500 the next `next_command` yields an
+    /// ERROR whose reason is the status code, and the one after it fails
+    /// with [`ProtocolError::AuthFailed`]; on 300 `next_command` fails at
+    /// once (libzmq closes silently). A reply while no request is
+    /// outstanding is an error.
+    fn zap_reply(&mut self, reply: ZapReply) -> Result<()> {
+        let _ = reply;
+        Err(ProtocolError::Zap(crate::error::ZapFault::Unexpected))
+    }
+}
+
+/// The name of a command body, after the checks libzmq makes on every
+/// handshake command (at least one octet of data... or at least a whole
+/// name). `None` when the body is too short to hold its name.
+pub(crate) fn command_name(body: &[u8]) -> Option<&[u8]> {
+    let (&len, rest) = body.split_first()?;
+    rest.get(..usize::from(len)).filter(|name| !name.is_empty())
+}
+
+/// The name of a command for error messages.
+pub(crate) fn printable_name(body: &[u8]) -> String {
+    match command_name(body) {
+        Some(name) => String::from_utf8_lossy(name).into_owned(),
+        None => "?".to_owned(),
     }
 }
