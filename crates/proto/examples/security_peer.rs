@@ -8,7 +8,7 @@
 //!     [--mechanism null|plain|curve] [--server]
 //!     [--username U] [--password P]             PLAIN client
 //!     [--secret-key Z85] [--server-key Z85]     CURVE (server: --secret-key)
-//!     [--zap allow|deny:CODE|none] [--user-id ID] [--zap-prop NAME=VALUE]
+//!     [--zap allow|deny:CODE|absent|none] [--user-id ID] [--zap-prop NAME=VALUE]
 //!     [--subscribe HEX] [--send PARTS]... [--recv N] [--echo N] [--hold-ms MS]
 //! ```
 //!
@@ -29,6 +29,10 @@
 //! failed auth STATUS | failed protocol CODE TEXT | failed io TEXT
 //! done
 //! ```
+//!
+//! `--zap` (server): answer ZAP requests with a 200 (`allow`, with
+//! `--user-id` and `--zap-prop`), a refusal (`deny:CODE`), or as when no
+//! handler is bound (`absent`); `none` builds the mechanism without ZAP.
 //!
 //! Exit status: 0 after `done`, 2 after `failed`, 1 on bad arguments.
 
@@ -182,6 +186,9 @@ fn mechanism(args: &Args, address: &str) -> Box<dyn Mechanism> {
 }
 
 fn zap_verdict(args: &Args) -> ZapReply {
+    if args.zap == "absent" {
+        return ZapReply::no_handler();
+    }
     if let Some(code) = args.zap.strip_prefix("deny:") {
         return ZapReply::deny(
             code.parse().unwrap_or_else(|_| usage("deny:CODE")),

@@ -118,6 +118,11 @@ pub enum ProtocolError {
         /// (handler failure).
         status: u16,
     },
+    /// A PLAIN server found no ZAP handler to check the password: libzmq
+    /// 4.3 then fails the handshake (monitor event
+    /// HANDSHAKE_FAILED_NO_DETAIL with value EFAULT) and closes silently.
+    #[error("PLAIN needs a ZAP handler to check credentials, and none is bound")]
+    NoZapHandler,
     /// The ZAP handler's reply breaks RFC 27.
     #[error("bad ZAP reply: {0}")]
     Zap(ZapFault),

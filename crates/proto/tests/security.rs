@@ -366,10 +366,22 @@ fn plain_without_zap_accepts_everyone() {
 }
 
 #[test]
-fn plain_no_handler_reply_adds_no_user_id() {
-    let (_, _, _, ss) = handshake(plain_client("any"), plain_server(), &mut allow_all);
-    let md = &ss.handshake().unwrap().metadata;
-    assert!(md.get("User-Id").is_none());
+fn plain_without_a_zap_handler_fails_like_libzmq() {
+    // libzmq 4.3 PLAIN servers refuse everyone when nothing answers ZAP,
+    // silently (no ERROR): the monitor shows HANDSHAKE_FAILED_NO_DETAIL.
+    let (c, sc, s, ss) = handshake(plain_client("any"), plain_server(), &mut allow_all);
+    assert_eq!(ss.error, Some(ProtocolError::NoZapHandler));
+    assert!(s.is_failed() && !c.is_ready());
+    assert!(sc.error.is_none());
+}
+
+#[test]
+fn curve_without_a_zap_handler_accepts_without_user_id() {
+    let setup = CurveSetup::new();
+    let (_, sc, _, ss) = handshake(setup.client(), setup.server(), &mut allow_all);
+    assert_eq!(ss.zap_requests.len(), 1);
+    assert!(sc.handshake().is_some());
+    assert!(ss.handshake().unwrap().metadata.get("User-Id").is_none());
 }
 
 #[test]

@@ -256,8 +256,11 @@ enum ServerState {
 /// (libzmq's C source spells the name `"\x05ERROR"`, whose hex escape
 /// swallows the `E`).
 ///
-/// Without ZAP every client is accepted, as libzmq does when no handler
-/// is bound.
+/// Built without ZAP, every client is accepted. Built with it, the
+/// answer [`ZapReply::no_handler`] fails the handshake with
+/// [`ProtocolError::NoZapHandler`]: a libzmq 4.3 PLAIN server refuses
+/// everyone when no ZAP handler is bound (unlike CURVE and NULL, which
+/// then accept).
 #[derive(Debug)]
 pub struct PlainServer {
     local: LocalProperties,
@@ -401,6 +404,12 @@ impl Mechanism for PlainServer {
     fn zap_reply(&mut self, reply: ZapReply) -> Result<()> {
         if self.state != ServerState::WaitZap {
             return Err(ProtocolError::Zap(crate::error::ZapFault::Unexpected));
+        }
+        // libzmq 4.3 (plain_server.cpp): "there is no point to PLAIN if
+        // ZAP is not set up to handle the username and password, so if ZAP
+        // is not configured it is considered a failure".
+        if reply.user_id.is_none() {
+            return Err(ProtocolError::NoZapHandler);
         }
         self.state = match self.zap.reply(reply)? {
             Verdict::Allowed => ServerState::SendWelcome,

@@ -140,9 +140,11 @@ pub struct ZapReply {
 }
 
 impl ZapReply {
-    /// The verdict when no handler is bound to [`ZAP_ENDPOINT`]: libzmq
-    /// then lets every peer in (unless ZMQ_ZAP_ENFORCE_DOMAIN is set, in
-    /// which case the caller fails the connection instead).
+    /// The verdict to give when no handler is bound to [`ZAP_ENDPOINT`].
+    /// CURVE (and NULL) then let the peer in, without a `User-Id`, as
+    /// libzmq does (unless ZMQ_ZAP_ENFORCE_DOMAIN is set, in which case
+    /// the caller fails the connection instead); PLAIN fails with
+    /// [`ProtocolError::NoZapHandler`], as libzmq 4.3 does.
     pub fn no_handler() -> ZapReply {
         ZapReply {
             status_code: zap_status::SUCCESS,
