@@ -177,9 +177,8 @@ pub trait Mechanism: Send + fmt::Debug {
     }
 }
 
-/// The name of a command body, after the checks libzmq makes on every
-/// handshake command (at least one octet of data... or at least a whole
-/// name). `None` when the body is too short to hold its name.
+/// The name of a command body: `None` when the body is empty, names an
+/// empty name, or is too short to hold the name it announces.
 pub(crate) fn command_name(body: &[u8]) -> Option<&[u8]> {
     let (&len, rest) = body.split_first()?;
     rest.get(..usize::from(len)).filter(|name| !name.is_empty())
