@@ -1067,3 +1067,81 @@ impl Mechanism for CurveServer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs HELLO and WELCOME; returns the pair ready for INITIATE.
+    fn to_initiate() -> (CurveClient, CurveServer) {
+        let server_keys = CurveKeyPair::generate();
+        let mut client = CurveClient::new(
+            LocalProperties::new(SocketType::Req),
+            CurveKeyPair::generate(),
+            *server_keys.public(),
+        );
+        let mut server = CurveServer::new(LocalProperties::new(SocketType::Rep), server_keys);
+        server
+            .process_command(client.next_command().unwrap().unwrap())
+            .unwrap();
+        client
+            .process_command(server.next_command().unwrap().unwrap())
+            .unwrap();
+        (client, server)
+    }
+
+    #[test]
+    fn vouch_must_name_the_session_key_and_the_server() {
+        // A vouch for another short-term key C'.
+        let (mut client, mut server) = to_initiate();
+        client.short = Some(SecretKey::from_bytes([7; KEY_LEN]));
+        let initiate = client.next_command().unwrap().unwrap();
+        assert_eq!(
+            server.process_command(initiate),
+            Err(ProtocolError::KeyExchange)
+        );
+        // A vouch naming another server S.
+        let (mut client, mut server) = to_initiate();
+        client.server_key = [9; KEY_LEN];
+        let initiate = client.next_command().unwrap().unwrap();
+        let err = server.process_command(initiate).unwrap_err();
+        assert_eq!(err, ProtocolError::KeyExchange);
+        assert_eq!(err.zmtp_code(), crate::zmtp_code::KEY_EXCHANGE);
+    }
+
+    #[test]
+    fn hello_signature_must_be_zeros() {
+        let server_keys = CurveKeyPair::generate();
+        let short = SecretKey::from_bytes([3; KEY_LEN]);
+        let hello_box = SalsaBox::new(&PublicKey::from(*server_keys.public()), &short);
+        let mut body = Vec::new();
+        body.extend_from_slice(HELLO_NAME);
+        body.extend_from_slice(&[1, 0]);
+        body.extend_from_slice(&[0; 72]);
+        body.extend_from_slice(short.public_key().as_bytes());
+        body.extend_from_slice(&1u64.to_be_bytes());
+        seal_into(
+            &hello_box,
+            &nonce(HELLO_PREFIX, &1u64.to_be_bytes()),
+            &[1; 64],
+            &mut body,
+        );
+        let mut server = CurveServer::new(LocalProperties::new(SocketType::Rep), server_keys);
+        assert_eq!(
+            server.process_command(body.into()),
+            Err(ProtocolError::Cryptographic("HELLO"))
+        );
+    }
+
+    #[test]
+    fn nonces_count_up_and_check_strictly() {
+        let mut n = ShortNonces::new();
+        assert_eq!(n.take().unwrap(), 1u64.to_be_bytes());
+        assert_eq!(n.take().unwrap(), 2u64.to_be_bytes());
+        n.first(&5u64.to_be_bytes());
+        assert!(n.check(&5u64.to_be_bytes()).is_err());
+        assert_eq!(n.check(&6u64.to_be_bytes()), Ok(6));
+        n.next = u64::MAX;
+        assert!(n.take().is_err());
+    }
+}
