@@ -42,9 +42,9 @@ pub use greeting::{
 };
 pub use mechanism::zap::{zap_status, ZAP_ENDPOINT, ZAP_REQUEST_ID, ZAP_VERSION};
 pub use mechanism::{
-    curve_keypair, curve_public, CurveClient, CurveKeyPair, CurveServer, LocalProperties,
-    Mechanism, MechanismStatus, NullMechanism, PlainClient, PlainServer, ZapContext, ZapReply,
-    ZapRequest,
+    curve_keypair, curve_keypair_z85, curve_public, curve_public_z85, CurveClient, CurveKeyPair,
+    CurveServer, LocalProperties, Mechanism, MechanismStatus, NullMechanism, PlainClient,
+    PlainServer, ZapContext, ZapReply, ZapRequest,
 };
 pub use metadata::Metadata;
 pub use outbuf::{OutBuf, ZERO_COPY_THRESHOLD};

@@ -1026,6 +1026,12 @@ fn curve_key_helpers_match_libzmq() {
     }
     let (public, secret) = curve_keypair();
     assert_eq!(curve_public(&secret), public);
+    let (public_text, secret_text) = ferromq_proto::curve_keypair_z85();
+    assert_eq!(
+        ferromq_proto::curve_public_z85(&secret_text).unwrap(),
+        public_text
+    );
+    assert!(ferromq_proto::curve_public_z85("short").is_err());
     assert_ne!(curve_keypair().1, secret);
 }
 

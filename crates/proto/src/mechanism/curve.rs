@@ -226,6 +226,29 @@ pub fn curve_public(secret: &[u8; KEY_LEN]) -> [u8; KEY_LEN] {
     SecretKey::from_bytes(*secret).public_key().to_bytes()
 }
 
+/// `zmq_curve_keypair`: a new random key pair as (public, secret), each
+/// 40 characters of Z85.
+///
+/// # Panics
+/// If the operating system's random source fails.
+pub fn curve_keypair_z85() -> (String, String) {
+    let pair = CurveKeyPair::generate();
+    (pair.public_z85(), pair.secret_z85())
+}
+
+/// `zmq_curve_public`: the Z85 public key of a Z85 secret key.
+///
+/// ```
+/// use ferromq_proto::curve_public_z85;
+/// assert_eq!(
+///     curve_public_z85("JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6").unwrap(),
+///     "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+/// );
+/// ```
+pub fn curve_public_z85(secret: &str) -> Result<String, Z85Error> {
+    Ok(CurveKeyPair::from_secret_z85(secret)?.public_z85())
+}
+
 /// Short nonces: ours count up from 1 (as libzmq's do), the peer's must
 /// strictly increase.
 #[derive(Debug)]

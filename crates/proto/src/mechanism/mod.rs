@@ -25,7 +25,10 @@ mod null;
 mod plain;
 pub mod zap;
 
-pub use curve::{curve_keypair, curve_public, CurveClient, CurveKeyPair, CurveServer};
+pub use curve::{
+    curve_keypair, curve_keypair_z85, curve_public, curve_public_z85, CurveClient, CurveKeyPair,
+    CurveServer,
+};
 pub use null::NullMechanism;
 pub use plain::{PlainClient, PlainServer};
 pub use zap::{ZapContext, ZapReply, ZapRequest};
