@@ -164,6 +164,17 @@ impl CurveKeyPair {
         }
     }
 
+    /// The key pair exactly as given, as libzmq takes ZMQ_CURVE_PUBLICKEY
+    /// and ZMQ_CURVE_SECRETKEY: nothing checks that they match (a client
+    /// with a mismatched pair fails at the server's vouch check, as with
+    /// libzmq).
+    pub fn from_parts(public: [u8; KEY_LEN], secret: [u8; KEY_LEN]) -> CurveKeyPair {
+        CurveKeyPair {
+            public,
+            secret: Zeroizing::new(secret),
+        }
+    }
+
     /// The key pair from a Z85 secret key (40 characters).
     pub fn from_secret_z85(secret: &str) -> Result<CurveKeyPair, Z85Error> {
         Ok(CurveKeyPair::from_secret(z85::decode_key(secret)?))
@@ -1130,6 +1141,30 @@ mod tests {
         let err = server.process_command(initiate).unwrap_err();
         assert_eq!(err, ProtocolError::KeyExchange);
         assert_eq!(err.zmtp_code(), crate::zmtp_code::KEY_EXCHANGE);
+    }
+
+    #[test]
+    fn mismatched_key_pair_fails_the_vouch() {
+        let server_keys = CurveKeyPair::generate();
+        let (_, secret) = curve_keypair();
+        let keys = CurveKeyPair::from_parts([5; KEY_LEN], secret);
+        let mut client = CurveClient::new(
+            LocalProperties::new(SocketType::Req),
+            keys,
+            *server_keys.public(),
+        );
+        let mut server = CurveServer::new(LocalProperties::new(SocketType::Rep), server_keys);
+        server
+            .process_command(client.next_command().unwrap().unwrap())
+            .unwrap();
+        client
+            .process_command(server.next_command().unwrap().unwrap())
+            .unwrap();
+        let initiate = client.next_command().unwrap().unwrap();
+        assert_eq!(
+            server.process_command(initiate),
+            Err(ProtocolError::Cryptographic("vouch"))
+        );
     }
 
     #[test]
