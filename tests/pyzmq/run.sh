@@ -210,11 +210,12 @@ rc=${PIPESTATUS[0]}
 set -e
 say "pytest exited $rc after $((SECONDS - start)) s"
 
-report_args=(--stock-passing "$here/stock-passing.txt")
+report_args=(--stock-passing "$here/stock-passing.txt" --test-timeout "$test_timeout" --expected-failures "$expected")
 if [ $mode = stock ]; then
-    report_args+=(--write-passing "$work/stock-passing.txt" --header "pyzmq $version wheel (libzmq $(sed -n 2p <<<"$info") bundled)")
-else
-    report_args+=(--expected-failures "$expected")
+    report_args+=(--write-passing "$work/stock-passing.txt" --header "The tests of pyzmq $version's sdist that pass with the stock pyzmq $version wheel
+(libzmq $(sed -n 2p <<<"$info") bundled), $("$py" -V), made by \`tests/pyzmq/run.sh --stock\`
+(pytest -n $jobs --timeout=$test_timeout --timeout-method=thread, $(date -u +%Y-%m-%d)): the target
+set for ferromq's libzmq." --flaky-only)
 fi
 set +e
 "$py" "$here/report.py" "$results/outcomes.jsonl" "${report_args[@]}" | tee "$results/summary.txt"
