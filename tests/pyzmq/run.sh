@@ -60,6 +60,7 @@ case "${1:-}" in
 *) prefix=$1 ;;
 esac
 [ $# -le 1 ] || die "one argument at most (see --help)"
+[ -z "$prefix" ] || [ -d "$prefix" ] || die "PREFIX $prefix does not exist"
 
 command -v python3 >/dev/null || die "python3 is required"
 mkdir -p "$work"
@@ -116,7 +117,6 @@ if [ $mode = ffi ]; then
         prefix=$work/prefix
         bash "$root/scripts/install-libzmq.sh" "$prefix"
     fi
-    [ -d "$prefix" ] || die "PREFIX $prefix does not exist"
     prefix=$(cd "$prefix" && pwd -P)
     [ -f "$prefix/include/zmq.h" ] || die "$prefix/include/zmq.h is missing"
     [ -e "$prefix/lib/libzmq.so" ] || die "$prefix/lib/libzmq.so is missing"
