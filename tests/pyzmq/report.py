@@ -54,7 +54,17 @@ def load_outcomes(path, test_timeout=None):
             phases.setdefault(rec["nodeid"], []).append(rec)
 
     result = {}
+    reruns = {}
     for nodeid, recs in phases.items():
+        # pytest-rerunfailures (pyzmq marks a few tests flaky(reruns=3))
+        # reports a failed try as "rerun", then runs setup/call/teardown
+        # again: only the last try counts
+        tries = sum(1 for r in recs if r["outcome"] == "rerun")
+        if tries:
+            reruns[nodeid] = tries
+            last = max(i for i, r in enumerate(recs) if r["outcome"] == "rerun")
+            nxt = [i for i, r in enumerate(recs) if i > last and r["when"] == "setup"]
+            recs = recs[nxt[0]:] if nxt else recs[last + 1:]
         by_when = {}
         message = ""
         for r in recs:
@@ -80,7 +90,7 @@ def load_outcomes(path, test_timeout=None):
         else:
             outcome = "incomplete"
         result[nodeid] = (outcome, message)
-    return result
+    return result, reruns
 
 
 def load_list(path):
@@ -114,9 +124,9 @@ def main():
     args = ap.parse_args()
 
     try:
-        outcomes = load_outcomes(args.outcomes, args.test_timeout)
+        outcomes, reruns = load_outcomes(args.outcomes, args.test_timeout)
     except FileNotFoundError:
-        outcomes = {}
+        outcomes, reruns = {}, {}
     if not outcomes:
         print("pyzmq suite: no test outcome was recorded", file=sys.stderr)
         return 2
@@ -169,6 +179,10 @@ def main():
             for t in stock_missed:
                 outcome, why = outcomes.get(t, ("not run", ""))
                 print(f"  {outcome:10} {t}" + (f"  ({why})" if why else ""))
+    if reruns:
+        print(f"tests run again by pyzmq's flaky(reruns=N) marks ({len(reruns)}):")
+        for t in sorted(reruns):
+            print(f"  {outcomes[t][0]:10} {t} after {reruns[t]} failed tr{'y' if reruns[t] == 1 else 'ies'}")
     if still:
         print(f"expected failures still failing ({len(still)}):")
         for t in still:

@@ -168,6 +168,16 @@ if [ $mode = ffi ]; then
         die "$ext does not load libzmq.so.5 from $libdir (ldd above)"
     fi
     say "ldd: $(basename "$ext") -> libzmq.so.5 => $resolved"
+    # Every zmq_* function the extension calls must be exported, or it does
+    # not even load: name the missing ones rather than just the first.
+    if command -v nm >/dev/null; then
+        missing=$(comm -23 \
+            <(nm -D --undefined-only "$ext" | awk '$2 ~ /^zmq_/ {print $2}' | sort -u) \
+            <(nm -D --defined-only "$resolved" | awk '$3 ~ /^zmq_/ {print $3}' | sed 's/@.*//' | sort -u))
+        if [ -n "$missing" ]; then
+            die "$resolved does not export $(wc -w <<<"$missing") function(s) pyzmq calls: $(tr '\n' ' ' <<<"$missing")"
+        fi
+    fi
     check_env=(ZMQ_PREFIX="$prefix" CPATH="$prefix/include${CPATH:+:$CPATH}")
 else
     check_env=(ZMQ_PREFIX=bundled)
