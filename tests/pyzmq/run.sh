@@ -71,7 +71,7 @@ sha() { sha256sum "$@" | cut -d' ' -f1; }
 # pinned in requirements.txt; the venv is remade when that file changes.
 if [ $mode = stock ]; then
     venv=$work/venv-stock
-    extra="pyzmq==$version"
+    extra="pyzmq==$version --only-binary pyzmq"
 else
     venv=$work/venv
     extra=
