@@ -224,6 +224,11 @@ impl Registry {
     /// Binds `name` for `link`. Returns the connections that were waiting,
     /// for the binder to attach (each already has the binder's pipe id
     /// recorded, from `new_id`).
+    /// Whether a socket is bound at `name` (without `inproc://`).
+    pub(crate) fn is_bound(&self, name: &str) -> bool {
+        self.bound.contains_key(name)
+    }
+
     pub(crate) fn bind(
         &mut self,
         name: &str,

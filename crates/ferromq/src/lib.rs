@@ -20,6 +20,7 @@
 #![warn(missing_docs, unreachable_pub)]
 #![deny(unsafe_code)]
 
+pub mod auth;
 mod context;
 mod endpoint;
 mod error;
@@ -39,7 +40,12 @@ pub mod stats;
 
 pub use context::Context;
 pub use error::{Error, ErrorKind, Result};
+/// A 32-byte key as its 40-character Z85 text (RFC 32), and back.
+pub use ferromq_proto::z85::{decode_key as z85_decode_key, encode_key as z85_encode_key};
 pub use ferromq_proto::SocketType;
+/// CURVE key pairs for the CURVE_* options: raw 32-byte keys, or their
+/// 40-character Z85 forms (as zmq_curve_keypair makes them).
+pub use ferromq_proto::{curve_keypair, curve_keypair_z85, curve_public, curve_public_z85};
 pub use monitor::{Monitor, MonitorEvent};
 pub use msg::{MessageProperties, Msg, INLINE_CAPACITY};
 pub use options::reconnect_stop;

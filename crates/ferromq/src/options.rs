@@ -19,6 +19,13 @@ pub mod id {
     pub const TCP_KEEPALIVE_INTVL: i32 = 37;
     pub const MECHANISM: i32 = 43;
     pub const PLAIN_SERVER: i32 = 44;
+    pub const PLAIN_USERNAME: i32 = 45;
+    pub const PLAIN_PASSWORD: i32 = 46;
+    pub const CURVE_SERVER: i32 = 47;
+    pub const CURVE_PUBLICKEY: i32 = 48;
+    pub const CURVE_SECRETKEY: i32 = 49;
+    pub const CURVE_SERVERKEY: i32 = 50;
+    pub const ZAP_DOMAIN: i32 = 55;
     pub const TOS: i32 = 57;
     pub const INVERT_MATCHING: i32 = 74;
     pub const CONNECT_TIMEOUT: i32 = 79;
@@ -117,6 +124,79 @@ pub(crate) struct Options {
     /// libzmq keeps on every socket. None of those transports exists
     /// here, so they are kept and reported, and act on nothing.
     pub(crate) multicast: MulticastOptions,
+    pub(crate) security: SecurityOptions,
+}
+
+/// The security mechanism a socket uses on its connections (ZMQ_MECHANISM
+/// values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MechanismKind {
+    Null = 0,
+    Plain = 1,
+    Curve = 2,
+}
+
+/// Security options, with libzmq's rules for how each one switches the
+/// mechanism and the role (options.cpp): the last PLAIN/CURVE option set
+/// decides.
+#[derive(Debug, Clone)]
+pub(crate) struct SecurityOptions {
+    pub(crate) mechanism: MechanismKind,
+    pub(crate) as_server: bool,
+    pub(crate) plain_username: Bytes,
+    pub(crate) plain_password: Bytes,
+    pub(crate) curve_public: [u8; 32],
+    pub(crate) curve_secret: [u8; 32],
+    pub(crate) curve_server_key: [u8; 32],
+    pub(crate) zap_domain: Bytes,
+    pub(crate) zap_enforce_domain: bool,
+}
+
+impl Default for SecurityOptions {
+    fn default() -> SecurityOptions {
+        SecurityOptions {
+            mechanism: MechanismKind::Null,
+            as_server: false,
+            plain_username: Bytes::new(),
+            plain_password: Bytes::new(),
+            curve_public: [0; 32],
+            curve_secret: [0; 32],
+            curve_server_key: [0; 32],
+            zap_domain: Bytes::new(),
+            zap_enforce_domain: false,
+        }
+    }
+}
+
+/// A CURVE key given as 32 raw bytes, or 40 Z85 characters (optionally
+/// followed by a NUL), as libzmq accepts them.
+fn curve_key(option: i32, value: &[u8]) -> Result<[u8; 32]> {
+    let text = match value.len() {
+        32 => return Ok(value.try_into().expect("32 bytes")),
+        40 => value,
+        41 if value[40] == 0 => &value[..40],
+        n => {
+            return Err(Error::inval(format!(
+                "option {option} takes a CURVE key: 32 bytes or 40 Z85 characters, got {n} bytes"
+            )))
+        }
+    };
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| ferromq_proto::z85::decode_key(t).ok())
+        .ok_or_else(|| Error::inval(format!("option {option}: not a Z85-encoded CURVE key")))
+}
+
+/// PLAIN credentials: NULL/empty clears them (back to NULL security),
+/// otherwise 1 to 255 bytes.
+fn credential(option: i32, value: &[u8]) -> Result<Option<Bytes>> {
+    match value.len() {
+        0 => Ok(None),
+        1..=255 => Ok(Some(Bytes::copy_from_slice(value))),
+        n => Err(Error::inval(format!(
+            "option {option}: PLAIN credentials are at most 255 bytes, got {n}"
+        ))),
+    }
 }
 
 /// TCP socket settings applied to every tcp connection of a socket.
@@ -185,6 +265,7 @@ impl Default for Options {
                 maxtpdu: 1500,
                 loopback: 1,
             },
+            security: SecurityOptions::default(),
         }
     }
 }
@@ -341,6 +422,66 @@ impl Options {
                     at_least("MULTICAST_MAXTPDU", int_value(option, value)?, 1)?
             }
             id::MULTICAST_LOOP => self.multicast.loopback = i32::from(bool_value(option, value)?),
+            id::PLAIN_SERVER | id::CURVE_SERVER => {
+                let on = match int_value(option, value)? {
+                    0 => false,
+                    1 => true,
+                    v => {
+                        return Err(Error::inval(format!(
+                            "option {option} takes 0 or 1, got {v}"
+                        )))
+                    }
+                };
+                let sec = &mut self.security;
+                sec.as_server = on;
+                sec.mechanism = match (on, option) {
+                    (false, _) => MechanismKind::Null,
+                    (true, id::PLAIN_SERVER) => MechanismKind::Plain,
+                    (true, _) => MechanismKind::Curve,
+                };
+            }
+            id::PLAIN_USERNAME | id::PLAIN_PASSWORD => {
+                let sec = &mut self.security;
+                match credential(option, value)? {
+                    None if option == id::PLAIN_USERNAME => {
+                        sec.plain_username = Bytes::new();
+                        sec.mechanism = MechanismKind::Null;
+                    }
+                    None => {
+                        sec.plain_password = Bytes::new();
+                        sec.mechanism = MechanismKind::Null;
+                    }
+                    Some(v) => {
+                        if option == id::PLAIN_USERNAME {
+                            sec.plain_username = v;
+                        } else {
+                            sec.plain_password = v;
+                        }
+                        sec.as_server = false;
+                        sec.mechanism = MechanismKind::Plain;
+                    }
+                }
+            }
+            id::CURVE_PUBLICKEY | id::CURVE_SECRETKEY | id::CURVE_SERVERKEY => {
+                let key = curve_key(option, value)?;
+                let sec = &mut self.security;
+                match option {
+                    id::CURVE_PUBLICKEY => sec.curve_public = key,
+                    id::CURVE_SECRETKEY => sec.curve_secret = key,
+                    _ => {
+                        sec.curve_server_key = key;
+                        sec.as_server = false;
+                    }
+                }
+                sec.mechanism = MechanismKind::Curve;
+            }
+            id::ZAP_DOMAIN => {
+                if value.len() > 255 {
+                    return Err(Error::inval("ZAP_DOMAIN is at most 255 bytes"));
+                }
+                self.security.zap_domain = Bytes::copy_from_slice(value);
+            }
+            id::ZAP_ENFORCE_DOMAIN => self.security.zap_enforce_domain = bool_value(option, value)?,
             id::MAXMSGSIZE => {
                 let v = int64_value(option, value)?;
                 if v < -1 {
@@ -400,16 +541,24 @@ impl Options {
             id::MULTICAST_HOPS => int(self.multicast.hops),
             id::MULTICAST_MAXTPDU => int(self.multicast.maxtpdu),
             id::MULTICAST_LOOP => int(self.multicast.loopback),
-            // Fixed answers: the NULL mechanism (PLAIN and CURVE are not
-            // built yet), sockets that are not thread-safe, no adopted fd,
-            // no inverted matching, no ZAP enforcement, and the Windows-only
-            // loopback fast path off.
-            id::MECHANISM
-            | id::PLAIN_SERVER
-            | id::THREAD_SAFE
-            | id::INVERT_MATCHING
-            | id::ZAP_ENFORCE_DOMAIN
-            | id::LOOPBACK_FASTPATH => int(0),
+            id::MECHANISM => int(self.security.mechanism as i32),
+            id::PLAIN_SERVER => int(i32::from(
+                self.security.as_server && self.security.mechanism == MechanismKind::Plain,
+            )),
+            id::CURVE_SERVER => int(i32::from(
+                self.security.as_server && self.security.mechanism == MechanismKind::Curve,
+            )),
+            id::PLAIN_USERNAME => Some(self.security.plain_username.to_vec()),
+            id::PLAIN_PASSWORD => Some(self.security.plain_password.to_vec()),
+            id::CURVE_PUBLICKEY => Some(self.security.curve_public.to_vec()),
+            id::CURVE_SECRETKEY => Some(self.security.curve_secret.to_vec()),
+            id::CURVE_SERVERKEY => Some(self.security.curve_server_key.to_vec()),
+            id::ZAP_DOMAIN => Some(self.security.zap_domain.to_vec()),
+            id::ZAP_ENFORCE_DOMAIN => int(i32::from(self.security.zap_enforce_domain)),
+            // Fixed answers: sockets that are not thread-safe, no adopted
+            // fd, no inverted matching, and the Windows-only loopback fast
+            // path off.
+            id::THREAD_SAFE | id::INVERT_MATCHING | id::LOOPBACK_FASTPATH => int(0),
             id::USE_FD => int(-1),
             id::ROUTING_ID => Some(self.routing_id.to_vec()),
             _ => None,

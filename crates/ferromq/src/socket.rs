@@ -58,6 +58,8 @@ pub(crate) struct SocketLink {
     pub(crate) disconnected: AtomicBool,
     /// Connections re-made after a loss.
     pub(crate) reconnects: AtomicU64,
+    /// The context, for the I/O threads' own sockets (ZAP requests).
+    pub(crate) ctx: std::sync::Weak<CtxShared>,
 }
 
 impl SocketLink {
@@ -227,6 +229,7 @@ impl Socket {
             monitor: MonitorHub::default(),
             disconnected: AtomicBool::new(false),
             reconnects: AtomicU64::new(0),
+            ctx: Arc::downgrade(&ctx),
         });
         ctx.register_socket(link.clone())?;
         let pipes = PipeSet::new(link.active.clone());

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 const SOCKET_TAG: u32 = 0xbadd_ecaf;
+const CURVE_PUBLICKEY: i32 = 48;
+const CURVE_SERVERKEY: i32 = 50;
 const SOCKET_DEAD: u32 = 0xdead_ecaf;
 
 /// What `zmq_socket` returns.
@@ -180,6 +182,19 @@ pub unsafe extern "C" fn zmq_getsockopt(
         let mut value = s.socket.get_option_raw(opt)?;
         if kind == OptionKind::Text && value.last() != Some(&0) {
             value.push(0);
+        }
+        if (CURVE_PUBLICKEY..=CURVE_SERVERKEY).contains(&opt) {
+            // libzmq: a 32-byte buffer gets the raw key, a 41-byte one its
+            // Z85 text and a NUL; any other size is EINVAL.
+            value = match (room, <[u8; 32]>::try_from(&value[..])) {
+                (32, Ok(_)) => value,
+                (41, Ok(key)) => {
+                    let mut text = ferromq::z85_encode_key(&key).into_bytes();
+                    text.push(0);
+                    text
+                }
+                _ => return fail(libc::EINVAL),
+            };
         }
         if room < value.len() {
             return fail(libc::EINVAL);

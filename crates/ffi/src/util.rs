@@ -123,11 +123,11 @@ pub unsafe extern "C" fn zmq_has(capability: *const c_char) -> c_int {
     })
 }
 
-/// Whether `zmq_has` reports `capability`. ipc:// is the only optional
-/// transport we have; CURVE and the draft API are not there yet, and PGM,
-/// TIPC, NORM and GSSAPI are not planned.
+/// Whether `zmq_has` reports `capability`: the ipc:// transport and the
+/// CURVE mechanism. The draft API is not there yet, and PGM, TIPC, NORM
+/// and GSSAPI are not planned.
 pub(crate) fn has(capability: &[u8]) -> bool {
-    matches!(capability, b"ipc")
+    matches!(capability, b"ipc" | b"curve")
 }
 
 // ---------------------------------------------------------------------------
@@ -244,24 +244,65 @@ pub unsafe extern "C" fn zmq_z85_decode(dest: *mut u8, string: *const c_char) ->
 // CURVE key helpers
 // ---------------------------------------------------------------------------
 
-/// `int zmq_curve_keypair(char *z85_public_key, char *z85_secret_key)`:
-/// -1 with `ENOTSUP`, as libzmq built without CURVE.
+/// Writes a Z85 key (40 characters) and its NUL into a 41-byte buffer.
+///
+/// # Safety
+/// `dest` is NULL or has room for 41 bytes.
+unsafe fn write_z85_key(dest: *mut c_char, key: &str) -> Result<(), Errno> {
+    if dest.is_null() {
+        return fail(libc::EINVAL);
+    }
+    debug_assert_eq!(key.len(), 40);
+    // SAFETY: dest has 41 bytes (the caller's contract); key is 40 ASCII
+    // bytes, then the terminator.
+    unsafe {
+        std::ptr::copy_nonoverlapping(key.as_ptr(), dest as *mut u8, key.len());
+        *dest.add(key.len()) = 0;
+    }
+    Ok(())
+}
+
+/// `int zmq_curve_keypair(char *z85_public_key, char *z85_secret_key)`: a
+/// new CURVE key pair, each key as 40 Z85 characters and a NUL (41-byte
+/// buffers).
 #[no_mangle]
 pub unsafe extern "C" fn zmq_curve_keypair(
-    _z85_public_key: *mut c_char,
-    _z85_secret_key: *mut c_char,
+    z85_public_key: *mut c_char,
+    z85_secret_key: *mut c_char,
 ) -> c_int {
-    guard(-1, || fail(libc::ENOTSUP))
+    guard(-1, || {
+        let (public, secret) = ferromq::curve_keypair_z85();
+        // SAFETY: both buffers have 41 bytes (the function's contract).
+        unsafe {
+            write_z85_key(z85_public_key, &public)?;
+            write_z85_key(z85_secret_key, &secret)?;
+        }
+        Ok(0)
+    })
 }
 
 /// `int zmq_curve_public(char *z85_public_key, const char *z85_secret_key)`:
-/// -1 with `ENOTSUP`, as libzmq built without CURVE.
+/// the public key of a Z85 secret key; EINVAL if that is not one.
 #[no_mangle]
 pub unsafe extern "C" fn zmq_curve_public(
-    _z85_public_key: *mut c_char,
-    _z85_secret_key: *const c_char,
+    z85_public_key: *mut c_char,
+    z85_secret_key: *const c_char,
 ) -> c_int {
-    guard(-1, || fail(libc::ENOTSUP))
+    guard(-1, || {
+        if z85_secret_key.is_null() {
+            return fail(libc::EINVAL);
+        }
+        // SAFETY: a NUL-terminated string (the function's contract).
+        let secret = unsafe { CStr::from_ptr(z85_secret_key) };
+        let public = secret
+            .to_str()
+            .ok()
+            .and_then(|s| ferromq::curve_public_z85(s).ok())
+            .ok_or(Errno(libc::EINVAL))?;
+        // SAFETY: z85_public_key has 41 bytes (the function's contract).
+        unsafe { write_z85_key(z85_public_key, &public)? };
+        Ok(0)
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -621,14 +662,15 @@ mod tests {
     }
 
     #[test]
-    fn has_reports_ipc_only() {
+    fn has_reports_ipc_and_curve() {
         let probe = |name: &CStr| {
             // SAFETY: a NUL-terminated string.
             unsafe { zmq_has(name.as_ptr()) }
         };
         assert_eq!(probe(c"ipc"), 1);
+        assert_eq!(probe(c"curve"), 1);
         for name in [
-            c"pgm", c"tipc", c"norm", c"curve", c"gssapi", c"draft", c"tcp", c"IPC", c"",
+            c"pgm", c"tipc", c"norm", c"gssapi", c"draft", c"tcp", c"IPC", c"",
         ] {
             assert_eq!(probe(name), 0, "{name:?}");
         }
@@ -731,19 +773,28 @@ mod tests {
     }
 
     #[test]
-    fn curve_helpers_report_enotsup() {
+    fn curve_keypair_and_public_agree() {
         let mut public = [0 as c_char; 41];
         let mut secret = [0 as c_char; 41];
-        // SAFETY: two 41-byte buffers.
+        let mut derived = [0 as c_char; 41];
+        // SAFETY: 41-byte buffers, as the functions require.
         unsafe {
             assert_eq!(
                 zmq_curve_keypair(public.as_mut_ptr(), secret.as_mut_ptr()),
+                0
+            );
+            assert_eq!(zmq_curve_public(derived.as_mut_ptr(), secret.as_ptr()), 0);
+            assert_eq!(CStr::from_ptr(public.as_ptr()).to_bytes().len(), 40);
+            assert_eq!(
+                CStr::from_ptr(derived.as_ptr()),
+                CStr::from_ptr(public.as_ptr())
+            );
+            // Not a Z85 key.
+            assert_eq!(
+                zmq_curve_public(derived.as_mut_ptr(), c"short".as_ptr()),
                 -1
             );
-            assert_eq!(errno::errno(), libc::ENOTSUP);
-            errno::set_errno(0);
-            assert_eq!(zmq_curve_public(public.as_mut_ptr(), secret.as_ptr()), -1);
-            assert_eq!(errno::errno(), libc::ENOTSUP);
+            assert_eq!(errno::errno(), libc::EINVAL);
         }
     }
 }

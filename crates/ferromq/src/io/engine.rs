@@ -3,13 +3,15 @@
 
 use super::EnginePipes;
 use crate::msg::Msg;
+use crate::options::MechanismKind;
 use crate::options::Options;
 use crate::pipe::ReadState;
 use crate::socket::SocketLink;
 use crate::stats::PeerShared;
 use ferromq_proto::{
-    Command, Connection, ConnectionOptions, Event, LocalProperties, NullMechanism, PeerInfo,
-    ZERO_COPY_THRESHOLD,
+    Command, Connection, ConnectionOptions, CurveClient, CurveKeyPair, CurveServer, Event,
+    LocalProperties, Mechanism, NullMechanism, PeerInfo, PlainClient, PlainServer, ZapContext,
+    ZapReply, ZapRequest, ZERO_COPY_THRESHOLD,
 };
 use std::io::{IoSlice, Read, Write};
 use std::sync::atomic::Ordering;
@@ -82,6 +84,57 @@ pub(crate) struct Engine {
     pub(crate) deadline_armed: bool,
     /// The connection's counters, once it has a pipe to the socket.
     pub(crate) peer_counters: Option<Arc<PeerShared>>,
+    /// The reactor entry of this engine's ZAP request, while it waits.
+    pub(crate) zap_token: Option<mio::Token>,
+    /// ZAP_ENFORCE_DOMAIN: refuse peers when no ZAP handler is bound.
+    pub(crate) zap_enforce: bool,
+}
+
+/// The security mechanism the socket's options ask for, in its role.
+fn mechanism_for(
+    options: &Options,
+    local: LocalProperties,
+    stream: &super::stream::Stream,
+) -> Box<dyn Mechanism> {
+    let sec = &options.security;
+    // ZAP's Address: the peer's IP for tcp, empty for ipc (as libzmq).
+    let zap = || {
+        let address = match stream {
+            super::stream::Stream::Tcp(s) => s
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default(),
+            super::stream::Stream::Unix(_) => String::new(),
+        };
+        ZapContext::new(sec.zap_domain.clone(), address)
+    };
+    match (sec.mechanism, sec.as_server) {
+        // libzmq asks ZAP about NULL peers once a ZAP domain is set.
+        (MechanismKind::Null, _) if !sec.zap_domain.is_empty() => {
+            Box::new(NullMechanism::new(local).with_zap(zap()))
+        }
+        (MechanismKind::Null, _) => Box::new(NullMechanism::new(local)),
+        (MechanismKind::Plain, true) => Box::new(PlainServer::new(local).with_zap(zap())),
+        (MechanismKind::Plain, false) => {
+            // The options accept at most 255 bytes each: what PLAIN takes.
+            match PlainClient::new(
+                local.clone(),
+                sec.plain_username.clone(),
+                sec.plain_password.clone(),
+            ) {
+                Ok(m) => Box::new(m),
+                Err(_) => Box::new(NullMechanism::new(local)),
+            }
+        }
+        (MechanismKind::Curve, true) => Box::new(
+            CurveServer::new(local, CurveKeyPair::from_secret(sec.curve_secret)).with_zap(zap()),
+        ),
+        (MechanismKind::Curve, false) => Box::new(CurveClient::new(
+            local,
+            CurveKeyPair::from_parts(sec.curve_public, sec.curve_secret),
+            sec.curve_server_key,
+        )),
+    }
 }
 
 /// What the reactor must do after servicing an engine.
@@ -92,6 +145,9 @@ pub(crate) enum Progress {
     More,
     /// The handshake just completed.
     HandshakeDone(PeerInfo),
+    /// The mechanism asks the ZAP handler about the peer; the reactor
+    /// answers with [`Engine::zap_reply`].
+    Zap(ZapRequest),
 }
 
 impl Engine {
@@ -108,8 +164,9 @@ impl Engine {
             identity: options.routing_id.clone(),
             extra: Default::default(),
         };
+        let mechanism = mechanism_for(options, local, &stream);
         let conn = Connection::new(
-            Box::new(NullMechanism::new(local)),
+            mechanism,
             ConnectionOptions {
                 max_frame_size: u64::try_from(options.maxmsgsize).ok(),
             },
@@ -137,7 +194,15 @@ impl Engine {
             deadline: None,
             deadline_armed: false,
             peer_counters: None,
+            zap_token: None,
+            zap_enforce: options.security.zap_enforce_domain,
         }
+    }
+
+    /// The ZAP handler's verdict (or [`ZapReply::no_handler`]) on the
+    /// request this engine's mechanism made.
+    pub(crate) fn zap_reply(&mut self, reply: ZapReply) -> Result<(), Closed> {
+        self.conn.zap_reply(reply).map_err(Closed::Protocol)
     }
 
     /// Sends a heartbeat PING, and expects to hear from the peer within
@@ -187,6 +252,11 @@ impl Engine {
             if let Some(peer) = self.process_input()? {
                 // The caller attaches pipes, then services us again.
                 return Ok(Progress::HandshakeDone(peer));
+            }
+            if self.peer.is_none() {
+                if let Some(request) = self.conn.zap_request() {
+                    return Ok(Progress::Zap(request));
+                }
             }
             if self.readable && !self.input_blocked {
                 progressed |= self.read_some(scratch)?;

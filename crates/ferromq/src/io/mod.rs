@@ -10,7 +10,7 @@ pub(crate) mod tcp;
 use crate::endpoint::IpcAddr;
 use crate::error::{Error, Result};
 use crate::monitor::event;
-use crate::msg::MessageProperties;
+use crate::msg::{MessageProperties, Msg};
 use crate::options::reconnect_stop;
 use crate::options::Options;
 use crate::pattern::{PipeId, SocketPipe};
@@ -146,6 +146,8 @@ impl IoThread {
             again: Vec::new(),
             scratch: vec![0; READ_CHUNK],
             rng: u64::from(crate::pattern::random_u32()) | 1,
+            woken_in: Vec::new(),
+            wake_round: 0,
         };
         let handle = std::thread::Builder::new()
             .name(format!("ferromq-io-{index}"))
@@ -177,7 +179,7 @@ impl IoThread {
 enum Origin {
     Accepted {
         listener: EndpointId,
-        options: Options,
+        options: Box<Options>,
         pipe_id: Option<PipeId>,
     },
     Connected {
@@ -198,6 +200,14 @@ enum Entry {
     Engine {
         engine: Box<Engine>,
         origin: Origin,
+    },
+    /// A ZAP request on its way to the handler bound at
+    /// inproc://zeromq.zap.01: a DEALER of the context, watched through
+    /// its file descriptor, for the engine at `engine`.
+    Zap {
+        socket: crate::Socket,
+        engine: Token,
+        serial: u64,
     },
 }
 
@@ -233,6 +243,7 @@ enum Timer {
 }
 
 const ECONNREFUSED: i32 = 111;
+const EFAULT: u32 = 14;
 const EINPROGRESS: u32 = 115;
 const ETIMEDOUT: u32 = 110;
 
@@ -248,6 +259,10 @@ struct Reactor {
     scratch: Vec<u8>,
     /// For reconnect jitter.
     rng: u64,
+    /// The wake round in which each entry was last serviced (by token
+    /// index), to service an entry once per round without reordering.
+    woken_in: Vec<u64>,
+    wake_round: u64,
 }
 
 fn token_index(token: Token) -> usize {
@@ -280,9 +295,20 @@ impl Reactor {
             self.run_commands();
             let mut ready = std::mem::take(&mut *lock(&self.shared.ready));
             ready.append(&mut self.again);
-            ready.sort_unstable();
-            ready.dedup();
+            // In the order the wakes came, each engine once: a peer that
+            // was written to first is flushed first, as libzmq's command
+            // queue keeps order (a subscription made before a message
+            // reaches the network before it).
+            self.wake_round = self.wake_round.wrapping_add(1);
             for token in ready {
+                let index = token_index(token);
+                if index >= self.woken_in.len() {
+                    self.woken_in.resize(index + 1, 0);
+                }
+                if self.woken_in[index] == self.wake_round {
+                    continue;
+                }
+                self.woken_in[index] = self.wake_round;
                 self.on_wake(token);
             }
             self.run_timers();
@@ -734,6 +760,7 @@ impl Reactor {
     fn on_io(&mut self, token: Token, readable: bool, writable: bool) {
         match self.entries.get_mut(token_index(token)) {
             Some(Some(Entry::Listener { .. })) => self.accept(token),
+            Some(Some(Entry::Zap { .. })) => self.zap_ready(token),
             Some(Some(Entry::Engine { engine, .. })) => {
                 if engine.connecting {
                     if !writable && !readable {
@@ -826,7 +853,7 @@ impl Reactor {
                 engine: Box::new(engine),
                 origin: Origin::Accepted {
                     listener: listener_id,
-                    options: options.clone(),
+                    options: Box::new(options.clone()),
                     pipe_id: None,
                 },
             });
@@ -855,6 +882,7 @@ impl Reactor {
                     return;
                 }
                 Ok(Progress::HandshakeDone(peer)) => self.handshake_done(token, peer),
+                Ok(Progress::Zap(request)) => return self.start_zap(token, request),
                 Err(why) => return self.close_engine(token, why),
             }
         }
@@ -978,6 +1006,126 @@ impl Reactor {
         }
     }
 
+    /// Sends a mechanism's ZAP request to the handler bound in the
+    /// context, or answers it at once when there is none (libzmq then lets
+    /// the peer in, unless ZAP_ENFORCE_DOMAIN; its PLAIN server refuses).
+    fn start_zap(&mut self, token: Token, request: ferromq_proto::ZapRequest) {
+        let Some(Some(Entry::Engine { engine, .. })) = self.entries.get_mut(token_index(token))
+        else {
+            return;
+        };
+        let ctx = engine.socket.ctx.upgrade();
+        let handler = ctx.as_ref().is_some_and(|c| {
+            let name = ferromq_proto::ZAP_ENDPOINT.trim_start_matches("inproc://");
+            c.inproc().is_bound(name)
+        });
+        let serial = engine.serial;
+        let sent = match ctx {
+            Some(ctx) if handler => Self::send_zap_request(ctx, &request),
+            _ => {
+                let verdict = if engine.zap_enforce {
+                    Err(Closed::Protocol(ferromq_proto::ProtocolError::NoZapHandler))
+                } else {
+                    engine.zap_reply(ferromq_proto::ZapReply::no_handler())
+                };
+                return match verdict {
+                    Ok(()) => self.service(token),
+                    Err(why) => self.close_engine(token, why),
+                };
+            }
+        };
+        let Ok((socket, fd)) = sent else {
+            // The handler went away (or the context is ending): as libzmq
+            // when its ZAP request cannot be sent, drop the connection.
+            return self.close_engine(token, Closed::Local);
+        };
+        let zap_token = Token(self.free.last().map_or(self.entries.len() + 1, |i| i + 1));
+        if self
+            .poll
+            .registry()
+            .register(&mut mio::unix::SourceFd(&fd), zap_token, Interest::READABLE)
+            .is_err()
+        {
+            return self.close_engine(token, Closed::Local);
+        }
+        let got = self.insert(Entry::Zap {
+            socket,
+            engine: token,
+            serial,
+        });
+        debug_assert_eq!(got, zap_token);
+        if let Some(Some(Entry::Engine { engine, .. })) = self.entries.get_mut(token_index(token)) {
+            engine.zap_token = Some(zap_token);
+        }
+        // The reply may be there already.
+        self.zap_ready(zap_token);
+    }
+
+    /// A DEALER connected to the ZAP handler, with the request sent (its
+    /// first frame is the empty delimiter REP expects), and its descriptor.
+    fn send_zap_request(
+        ctx: Arc<crate::context::CtxShared>,
+        request: &ferromq_proto::ZapRequest,
+    ) -> Result<(crate::Socket, std::os::fd::RawFd)> {
+        let socket = crate::Socket::new(ctx, ferromq_proto::SocketType::Dealer)?;
+        socket.set_linger(0)?;
+        socket.connect(ferromq_proto::ZAP_ENDPOINT)?;
+        let frames = request.to_frames(ferromq_proto::ZAP_REQUEST_ID);
+        socket.send_multipart(frames, crate::DONTWAIT)?;
+        let fd = socket.fd()?;
+        Ok((socket, fd))
+    }
+
+    /// The ZAP handler may have answered: hand its verdict to the engine.
+    fn zap_ready(&mut self, zap_token: Token) {
+        let Some(Some(Entry::Zap { socket, .. })) = self.entries.get_mut(token_index(zap_token))
+        else {
+            return;
+        };
+        let frames = match socket.recv_multipart_msgs(crate::DONTWAIT) {
+            Ok(frames) => frames,
+            Err(e) if e.kind() == crate::ErrorKind::EAGAIN => return,
+            Err(_) => Vec::new(),
+        };
+        let Some(Entry::Zap { engine, serial, .. }) = self.take_zap(zap_token) else {
+            return;
+        };
+        let Some(e) = self.engine_mut(engine, serial) else {
+            return;
+        };
+        e.zap_token = None;
+        // As REP sends it back: the empty delimiter, then the reply.
+        let frames: Vec<bytes::Bytes> = frames.into_iter().map(Msg::into_bytes).collect();
+        let reply = ferromq_proto::ZapReply::parse(&frames, ferromq_proto::ZAP_REQUEST_ID);
+        let verdict = match reply {
+            Ok(reply) => e.zap_reply(reply),
+            Err(err) => Err(Closed::Protocol(err)),
+        };
+        match verdict {
+            Ok(()) => self.service(engine),
+            Err(why) => self.close_engine(engine, why),
+        }
+    }
+
+    /// Removes a ZAP entry and stops watching its socket.
+    fn take_zap(&mut self, zap_token: Token) -> Option<Entry> {
+        let entry = self.remove(zap_token)?;
+        if let Entry::Zap { socket, .. } = &entry {
+            if let Ok(fd) = socket.fd() {
+                let _ = self
+                    .poll
+                    .registry()
+                    .deregister(&mut mio::unix::SourceFd(&fd));
+            }
+        }
+        Some(entry)
+    }
+
+    /// An engine closed while its ZAP request was out: forget it.
+    fn drop_zap(&mut self, zap_token: Token) {
+        drop(self.take_zap(zap_token));
+    }
+
     /// Reports why a connection ended to the socket's monitor, as libzmq
     /// does: a failed connect closes its fd; a connection that ends fails
     /// its handshake first if it had not finished it.
@@ -992,6 +1140,14 @@ impl Reactor {
                 let peer = engine.peer_address();
                 if engine.peer.is_none() {
                     let (ev, value) = match why {
+                        Closed::Protocol(e) if e.auth_status().is_some() => (
+                            event::HANDSHAKE_FAILED_AUTH,
+                            u32::from(e.auth_status().unwrap_or_default()),
+                        ),
+                        // libzmq's PLAIN server without a ZAP handler.
+                        Closed::Protocol(ferromq_proto::ProtocolError::NoZapHandler) => {
+                            (event::HANDSHAKE_FAILED_NO_DETAIL, EFAULT)
+                        }
                         Closed::Protocol(e) => (event::HANDSHAKE_FAILED_PROTOCOL, e.zmtp_code()),
                         Closed::Io(errno) => (event::HANDSHAKE_FAILED_NO_DETAIL, *errno as u32),
                         _ => (event::HANDSHAKE_FAILED_NO_DETAIL, ETIMEDOUT),
@@ -1007,6 +1163,9 @@ impl Reactor {
         let Some(Entry::Engine { mut engine, origin }) = self.remove(token) else {
             return;
         };
+        if let Some(zap) = engine.zap_token.take() {
+            self.drop_zap(zap);
+        }
         if matches!(why, Closed::Timeout) {
             engine.stream.abort_on_close();
         } else {

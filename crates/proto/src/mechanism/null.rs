@@ -1,6 +1,7 @@
 //! The NULL mechanism: no authentication, no confidentiality, one READY
 //! each way (RFC 37, "The NULL Security Mechanism").
 
+use super::zap::{refusal_body, Verdict, ZapContext, ZapGate, ZapReply, ZapRequest};
 use super::{LocalProperties, Mechanism, MechanismStatus};
 use crate::command::Command;
 use crate::error::{ProtocolError, Result};
@@ -33,6 +34,23 @@ pub struct NullMechanism {
     ready_sent: bool,
     peer: Option<(SocketType, Metadata)>,
     empty: Metadata,
+    zap: ZapGate,
+    zap_phase: ZapPhase,
+}
+
+/// Where a NULL peer stands with ZAP (only with a ZAP domain set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ZapPhase {
+    /// No ZAP, or the handler said yes: READY may go.
+    Open,
+    /// The request is still to be made.
+    Ask,
+    /// Waiting for the handler.
+    Waiting,
+    /// Refused: send ERROR with this status (not for 300), then fail.
+    Refused(u16),
+    /// The ERROR went (or none is due): the handshake fails.
+    Failed(u16),
 }
 
 impl NullMechanism {
@@ -43,7 +61,18 @@ impl NullMechanism {
             ready_sent: false,
             peer: None,
             empty: Metadata::new(),
+            zap: ZapGate::new(None),
+            zap_phase: ZapPhase::Open,
         }
+    }
+
+    /// Asks the ZAP handler about every peer before sending READY, as
+    /// libzmq's NULL mechanism does once a socket has a ZAP_DOMAIN: the
+    /// request names the NULL mechanism and carries no credentials.
+    pub fn with_zap(mut self, context: ZapContext) -> NullMechanism {
+        self.zap = ZapGate::new(Some(context));
+        self.zap_phase = ZapPhase::Ask;
+        self
     }
 }
 
@@ -60,6 +89,21 @@ impl Mechanism for NullMechanism {
     }
 
     fn next_command(&mut self) -> Result<Option<Bytes>> {
+        match self.zap_phase {
+            ZapPhase::Open => {}
+            ZapPhase::Ask => {
+                self.zap
+                    .begin(&self.local.identity, MechanismName::NULL, Vec::new());
+                self.zap_phase = ZapPhase::Waiting;
+                return Ok(None);
+            }
+            ZapPhase::Waiting => return Ok(None),
+            ZapPhase::Refused(status) => {
+                self.zap_phase = ZapPhase::Failed(status);
+                return Ok(Some(refusal_body(status)));
+            }
+            ZapPhase::Failed(status) => return Err(ProtocolError::AuthFailed { status }),
+        }
         if self.ready_sent {
             return Ok(None);
         }
@@ -77,7 +121,7 @@ impl Mechanism for NullMechanism {
         match Command::parse(body)? {
             Command::Ready(md) => {
                 let theirs = self.local.check_peer(&md)?;
-                self.peer = Some((theirs, md));
+                self.peer = Some((theirs, self.zap.merged(&md)));
                 Ok(())
             }
             Command::Error { reason } => Err(ProtocolError::PeerError(
@@ -104,6 +148,27 @@ impl Mechanism for NullMechanism {
 
     fn peer_socket_type(&self) -> Option<SocketType> {
         self.peer.as_ref().map(|(t, _)| *t)
+    }
+
+    fn zap_request(&mut self) -> Option<ZapRequest> {
+        self.zap.take_request()
+    }
+
+    fn zap_reply(&mut self, reply: ZapReply) -> Result<()> {
+        if self.zap_phase != ZapPhase::Waiting {
+            return Err(ProtocolError::Zap(crate::error::ZapFault::Unexpected));
+        }
+        self.zap_phase = match self.zap.reply(reply)? {
+            Verdict::Allowed => ZapPhase::Open,
+            // libzmq: 300 fails without an ERROR; 400 and 500 send one.
+            Verdict::Refused(300) => ZapPhase::Failed(300),
+            Verdict::Refused(status) => ZapPhase::Refused(status),
+        };
+        // A READY that came while we waited gets the handler's User-Id.
+        if let Some((theirs, md)) = self.peer.take() {
+            self.peer = Some((theirs, self.zap.merged(&md)));
+        }
+        Ok(())
     }
 }
 
