@@ -20,6 +20,7 @@
 #![warn(missing_docs, unreachable_pub)]
 #![deny(unsafe_code)]
 
+mod async_socket;
 pub mod auth;
 mod context;
 mod endpoint;
@@ -38,6 +39,7 @@ mod signal;
 mod socket;
 pub mod stats;
 
+pub use async_socket::AsyncSocket;
 pub use context::Context;
 pub use error::{Error, ErrorKind, Result};
 /// A 32-byte key as its 40-character Z85 text (RFC 32), and back.

@@ -1,0 +1,333 @@
+//! `AsyncSocket`: a [`Socket`] used with `.await`, from any runtime.
+//!
+//! No runtime is involved: the socket's mailbox (the thing a blocked
+//! `recv` sleeps on) wakes the task's `Waker` directly, so there is no
+//! poll loop and no helper thread. Each operation tries the socket without
+//! blocking; when it would block, the task's waker is registered and the
+//! operation is tried once more before returning `Pending`, so no wake-up
+//! is lost in between.
+//!
+//! Cancellation: every operation completes within one `poll`, or does
+//! nothing. Dropping a `recv` future never loses a message (none was
+//! taken), and dropping a `send` future either sent the whole multipart
+//! message or none of it: the frames of one message are all handed to the
+//! socket in the same `poll` (after its first frame is accepted the rest
+//! never block: frames travel whole).
+//!
+//! ```
+//! use ferromq::{AsyncSocket, Context, SocketType};
+//! # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     // A minimal executor for the example; use tokio, smol, ...
+//! #     use std::task::{Context as Cx, Poll, Wake, Waker};
+//! #     struct Unpark(std::thread::Thread);
+//! #     impl Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+//! #     let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+//! #     let mut f = std::pin::pin!(f);
+//! #     loop {
+//! #         if let Poll::Ready(v) = f.as_mut().poll(&mut Cx::from_waker(&waker)) { return v; }
+//! #         std::thread::park();
+//! #     }
+//! # }
+//! let ctx = Context::new();
+//! let mut server = AsyncSocket::new(ctx.socket(SocketType::Rep)?);
+//! server.get_ref().bind("inproc://async-doc")?;
+//! let mut client = AsyncSocket::new(ctx.socket(SocketType::Req)?);
+//! client.get_ref().connect("inproc://async-doc")?;
+//! block_on(async {
+//!     client.send_multipart(["Hello"]).await?;
+//!     let request = server.recv_multipart().await?;
+//!     assert_eq!(&request[0][..], b"Hello");
+//!     server.send_multipart(["World"]).await?;
+//!     assert_eq!(&client.recv().await?[..], b"World");
+//!     Ok::<(), ferromq::Error>(())
+//! })?;
+//! # Ok::<(), ferromq::Error>(())
+//! ```
+
+use crate::error::{ErrorKind, Result};
+use crate::pipe::{Wake, Waker};
+use crate::{Msg, Socket, DONTWAIT, POLLOUT, SNDMORE};
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+
+/// The task waiting on a socket, woken by the socket's mailbox.
+#[derive(Default)]
+struct TaskSlot {
+    waker: Mutex<Option<std::task::Waker>>,
+}
+
+impl TaskSlot {
+    fn set(&self, waker: &std::task::Waker) {
+        let mut slot = self.waker.lock().unwrap_or_else(|e| e.into_inner());
+        match &*slot {
+            Some(w) if w.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+    }
+}
+
+impl Wake for TaskSlot {
+    fn wake(&self) {
+        let waker = self.waker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+/// A [`Socket`] with async operations, and a `Stream` of messages and a
+/// `Sink` of messages (see the [module docs](self) for how it waits and
+/// what cancelling does). It is `Send`: it may move between tasks and
+/// threads; one task uses it at a time, as a `Socket`.
+pub struct AsyncSocket {
+    /// Always Some; None only inside `into_inner`.
+    socket: Option<Socket>,
+    slot: Arc<TaskSlot>,
+    /// The wake source registered with the socket's mailbox.
+    watcher: Waker,
+    /// A message given to the `Sink` and not yet accepted by the socket.
+    outgoing: Option<Vec<Msg>>,
+}
+
+impl AsyncSocket {
+    /// Wraps `socket`. Its RCVTIMEO and SNDTIMEO do not apply: time out
+    /// with the runtime's own timers.
+    pub fn new(socket: Socket) -> AsyncSocket {
+        let slot = Arc::new(TaskSlot::default());
+        let watcher: Waker = slot.clone();
+        socket.watch(watcher.clone());
+        AsyncSocket {
+            socket: Some(socket),
+            slot,
+            watcher,
+            outgoing: None,
+        }
+    }
+
+    /// The socket, for bind, connect, options, statistics.
+    pub fn get_ref(&self) -> &Socket {
+        self.socket
+            .as_ref()
+            .expect("an AsyncSocket holds its socket")
+    }
+
+    /// The socket back, for blocking use.
+    pub fn into_inner(mut self) -> Socket {
+        let socket = self.socket.take().expect("an AsyncSocket holds its socket");
+        socket.unwatch(&self.watcher);
+        socket
+    }
+
+    /// Runs `attempt` now; if it would block, registers the task and runs
+    /// it once more (a wake between the two is then not lost).
+    fn poll_op<T>(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+        mut attempt: impl FnMut(&Socket) -> Result<T>,
+    ) -> Poll<Result<T>> {
+        let socket = self.get_ref();
+        match attempt(socket) {
+            Err(e) if e.kind() == ErrorKind::EAGAIN => {}
+            done => return Poll::Ready(done),
+        }
+        self.slot.set(cx.waker());
+        match attempt(socket) {
+            Err(e) if e.kind() == ErrorKind::EAGAIN => Poll::Pending,
+            done => Poll::Ready(done),
+        }
+    }
+
+    /// Polls for one frame (see [`recv`](AsyncSocket::recv)).
+    pub fn poll_recv(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Msg>> {
+        self.poll_op(cx, |s| s.recv(DONTWAIT))
+    }
+
+    /// Polls for a whole message (see
+    /// [`recv_multipart`](AsyncSocket::recv_multipart)).
+    pub fn poll_recv_multipart(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Vec<Msg>>> {
+        // The first frame is taken only when there is one; the rest of its
+        // message is there already.
+        self.poll_op(cx, |s| s.recv_multipart_msgs(DONTWAIT))
+    }
+
+    /// Polls to send a whole message, taking it from `parts` only when the
+    /// socket accepts it (see [`send_multipart`](AsyncSocket::send_multipart)).
+    pub fn poll_send_multipart(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+        parts: &mut Option<Vec<Msg>>,
+    ) -> Poll<Result<()>> {
+        self.poll_op(cx, |s| send_whole(s, parts))
+    }
+
+    /// Receives one frame ([`Msg::more`] tells whether more follow).
+    pub async fn recv(&mut self) -> Result<Msg> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Receives a whole multipart message.
+    pub async fn recv_multipart(&mut self) -> Result<Vec<Msg>> {
+        poll_fn(|cx| self.poll_recv_multipart(cx)).await
+    }
+
+    /// Sends one frame; `flags` may hold [`SNDMORE`] (DONTWAIT is implied:
+    /// the future waits instead of blocking).
+    pub async fn send(&mut self, data: impl Into<Msg>, flags: i32) -> Result<()> {
+        let mut msg = Some(data.into());
+        poll_fn(|cx| {
+            self.poll_op(cx, |s| {
+                let Some(m) = msg.take() else {
+                    return Ok(());
+                };
+                match s.send_msg_or_return(m, flags | DONTWAIT) {
+                    Ok(()) => Ok(()),
+                    Err((e, back)) => {
+                        msg = Some(back);
+                        Err(e)
+                    }
+                }
+            })
+        })
+        .await
+    }
+
+    /// Sends every part as one message: all of it, or (if the future is
+    /// dropped before it completes) none of it.
+    pub async fn send_multipart<I, T>(&mut self, parts: I) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<Msg>,
+    {
+        let mut parts = Some(parts.into_iter().map(Into::into).collect::<Vec<Msg>>());
+        poll_fn(|cx| self.poll_send_multipart(cx, &mut parts)).await
+    }
+}
+
+/// Sends `parts` whole, or leaves them all in place (EAGAIN before the
+/// first frame is accepted).
+fn send_whole(socket: &Socket, parts: &mut Option<Vec<Msg>>) -> Result<()> {
+    let Some(frames) = parts.as_mut() else {
+        return Ok(());
+    };
+    if frames.is_empty() {
+        *parts = None;
+        return Err(crate::Error::inval("a message needs at least one part"));
+    }
+    let last = frames.len() - 1;
+    let first = std::mem::take(&mut frames[0]);
+    let more = if last > 0 { SNDMORE } else { 0 };
+    if let Err((e, back)) = socket.send_msg_or_return(first, DONTWAIT | more) {
+        frames[0] = back;
+        return Err(e);
+    }
+    let frames = parts.take().unwrap_or_default();
+    for (i, frame) in frames.into_iter().enumerate().skip(1) {
+        let more = if i < last { SNDMORE } else { 0 };
+        // After the first frame the socket takes the rest of the message
+        // without blocking (frames travel whole); waiting here would only
+        // be needed if a peer vanished mid-message, which drops it anyway.
+        socket.send_msg(frame, more)?;
+    }
+    Ok(())
+}
+
+impl Drop for AsyncSocket {
+    fn drop(&mut self) {
+        if let Some(socket) = &self.socket {
+            socket.unwatch(&self.watcher);
+        }
+    }
+}
+
+impl futures_core::Stream for AsyncSocket {
+    type Item = Result<Vec<Msg>>;
+
+    /// Whole messages; the stream ends when the context is terminated.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        match self.get_mut().poll_recv_multipart(cx) {
+            Poll::Ready(Err(e)) if e.kind() == ErrorKind::ETERM => Poll::Ready(None),
+            Poll::Ready(r) => Poll::Ready(Some(r)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl futures_sink::Sink<Vec<Msg>> for AsyncSocket {
+    type Error = crate::Error;
+
+    /// Ready once the previous message is with the socket and it can take
+    /// another.
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<()>> {
+        let this = self.get_mut();
+        if this.outgoing.is_some() {
+            let mut outgoing = this.outgoing.take();
+            let r = this.poll_send_multipart(cx, &mut outgoing);
+            this.outgoing = outgoing;
+            if !matches!(r, Poll::Ready(Ok(()))) {
+                return r;
+            }
+        }
+        this.poll_op(cx, |s| {
+            if s.events()? & POLLOUT != 0 {
+                Ok(())
+            } else {
+                Err(crate::Error::new(ErrorKind::EAGAIN, "no room to send"))
+            }
+        })
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Vec<Msg>) -> Result<()> {
+        let this = self.get_mut();
+        match &mut this.outgoing {
+            None => this.outgoing = Some(item),
+            // poll_ready was not awaited: queue behind the previous one by
+            // sending that one first is not possible without a context.
+            Some(_) => {
+                return Err(crate::Error::inval(
+                    "Sink::start_send without poll_ready after the previous message",
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<()>> {
+        let this = self.get_mut();
+        let mut outgoing = this.outgoing.take();
+        let r = this.poll_send_multipart(cx, &mut outgoing);
+        this.outgoing = outgoing;
+        r
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn sockets_and_their_futures_can_move_between_threads() {
+        let ctx = crate::Context::new();
+        let mut s = AsyncSocket::new(ctx.socket(crate::SocketType::Pair).unwrap());
+        assert_send(&s);
+        assert_send(&s.recv());
+        assert_send(&s.recv_multipart());
+        assert_send(&s.send("x", 0));
+        assert_send(&s.send_multipart(["a", "b"]));
+    }
+
+    #[test]
+    fn into_inner_gives_the_socket_back_unwatched() {
+        let ctx = crate::Context::new();
+        let a = AsyncSocket::new(ctx.socket(crate::SocketType::Pair).unwrap());
+        let socket = a.into_inner();
+        socket.bind("inproc://into-inner").unwrap();
+    }
+}
