@@ -2,7 +2,7 @@
 //! its own process, reports JSON lines on stdout and takes control words
 //! ("go", "stop", "exit") on stdin.
 
-use crate::backend::{dispatch, BResult, BenchError, ErrorClass, Impl, Job};
+use crate::backend::{dispatch, BResult, BenchError, ErrorClass, Impl, Job, Security};
 use crate::work;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -143,6 +143,9 @@ pub enum Role {
         size: usize,
         /// Messages to receive.
         count: u64,
+        /// Security settings (NULL unless a CURVE row).
+        #[serde(default, skip_serializing_if = "Security::is_null")]
+        security: Security,
     },
     /// PUSH: connects, sends `count` messages.
     ThrSend {
@@ -154,6 +157,9 @@ pub enum Role {
         size: usize,
         /// Messages to send.
         count: u64,
+        /// Security settings (NULL unless a CURVE row).
+        #[serde(default, skip_serializing_if = "Security::is_null")]
+        security: Security,
     },
     /// PUSH and PULL as two threads of this process (inproc).
     ThrInproc {
@@ -170,6 +176,9 @@ pub enum Role {
         imp: Impl,
         /// Where to bind.
         endpoint: String,
+        /// Security settings (NULL unless a CURVE row).
+        #[serde(default, skip_serializing_if = "Security::is_null")]
+        security: Security,
     },
     /// REQ: connects, times up to `count` round trips (at most `max_s`
     /// seconds) after `warmup` untimed ones.
@@ -186,6 +195,9 @@ pub enum Role {
         count: u64,
         /// Stop timing after this many seconds even if `count` is not reached.
         max_s: f64,
+        /// Security settings (NULL unless a CURVE row).
+        #[serde(default, skip_serializing_if = "Security::is_null")]
+        security: Security,
     },
     /// REQ and REP as two threads of this process (inproc).
     LatInproc {
@@ -305,24 +317,29 @@ impl Job for RoleJob {
                 endpoint,
                 size,
                 count,
+                security,
                 ..
-            } => work::thr::recv::<B>(&endpoint, size, count, c),
+            } => work::thr::recv::<B>(&endpoint, size, count, &security, c),
             Role::ThrSend {
                 endpoint,
                 size,
                 count,
+                security,
                 ..
-            } => work::thr::send::<B>(&endpoint, size, count, c),
+            } => work::thr::send::<B>(&endpoint, size, count, &security, c),
             Role::ThrInproc { size, count, .. } => work::thr::inproc::<B>(size, count),
-            Role::LatRep { endpoint, .. } => work::lat::rep::<B>(&endpoint, c),
+            Role::LatRep {
+                endpoint, security, ..
+            } => work::lat::rep::<B>(&endpoint, &security, c),
             Role::LatReq {
                 endpoint,
                 size,
                 warmup,
                 count,
                 max_s,
+                security,
                 ..
-            } => work::lat::req::<B>(&endpoint, size, warmup, count, max_s),
+            } => work::lat::req::<B>(&endpoint, size, warmup, count, max_s, &security),
             Role::LatInproc {
                 size,
                 warmup,
@@ -379,5 +396,52 @@ pub fn run(spec: &str) -> i32 {
             emit(&Event::Failed { reason: e.message });
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::CurveKeys;
+
+    #[test]
+    fn null_roles_look_as_before() {
+        // A NULL role's spec has no security field, and a spec without one
+        // (e.g. written before CURVE rows) reads as NULL.
+        let role = Role::LatRep {
+            imp: Impl::Ferromq,
+            endpoint: "tcp://127.0.0.1:*".into(),
+            security: Security::Null,
+        };
+        let text = serde_json::to_string(&role).unwrap();
+        assert!(!text.contains("security"), "{text}");
+        let back: Role = serde_json::from_str(
+            r#"{"role":"thr_recv","imp":"libzmq","endpoint":"tcp://127.0.0.1:*","size":64,"count":10}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            back,
+            Role::ThrRecv {
+                security: Security::Null,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn curve_keys_reach_the_child() {
+        let keys = CurveKeys::generate();
+        let role = Role::ThrSend {
+            imp: Impl::Libzmq,
+            endpoint: "tcp://127.0.0.1:5555".into(),
+            size: 64,
+            count: 10,
+            security: keys.client(),
+        };
+        let back: Role = serde_json::from_str(&serde_json::to_string(&role).unwrap()).unwrap();
+        let Role::ThrSend { security, .. } = back else {
+            panic!("role changed kind");
+        };
+        assert_eq!(security, keys.client());
     }
 }

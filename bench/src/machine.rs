@@ -19,6 +19,10 @@ pub struct Machine {
     pub rustc: String,
     /// libzmq as linked (zmq::version()).
     pub libzmq: String,
+    /// Whether that libzmq has CURVE (zmq_has("curve")); absent in results
+    /// from before CURVE rows existed.
+    #[serde(default)]
+    pub libzmq_curve: Option<bool>,
     /// zmq.rs crate version.
     pub zmqrs: String,
     /// Commit of the ferromq tree measured, if known.
@@ -94,6 +98,7 @@ impl Machine {
             mem_total: first_field("/proc/meminfo", "MemTotal").unwrap_or_default(),
             rustc: env!("BENCH_RUSTC_VERSION").to_string(),
             libzmq: format!("{maj}.{min}.{patch}"),
+            libzmq_curve: Some(crate::backend::libzmq_has_curve()),
             zmqrs: "0.7 (crate zeromq)".to_string(),
             git_commit: command_line("git", &["rev-parse", "--short", "HEAD"]),
             date_utc: utc_string(now),
@@ -112,9 +117,10 @@ pub fn describe(m: &Machine) -> String {
     );
     let _ = writeln!(
         s,
-        "- software: {}; libzmq {} (vendored by the zmq crate); zmq.rs {}; ferromq at {}",
+        "- software: {}; libzmq {} (vendored by the zmq crate{}); zmq.rs {}; ferromq at {}",
         m.rustc,
         m.libzmq,
+        libzmq_build(m.libzmq_curve),
         m.zmqrs,
         m.git_commit.as_deref().unwrap_or("unknown commit")
     );
@@ -127,8 +133,31 @@ pub fn describe(m: &Machine) -> String {
     s
 }
 
+/// What the description says about libzmq's CURVE.
+fn libzmq_build(curve: Option<bool>) -> &'static str {
+    match curve {
+        Some(true) => ", built with CURVE on libsodium",
+        Some(false) => ", built without CURVE",
+        None => "",
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn libzmq_curve_is_described() {
+        assert_eq!(super::libzmq_build(None), "");
+        assert!(super::libzmq_build(Some(true)).contains("libsodium"));
+        assert!(super::libzmq_build(Some(false)).contains("without CURVE"));
+    }
+
+    #[test]
+    fn linked_libzmq_has_curve() {
+        // The bench's zmq-sys (bench/zmq-sys) builds libzmq with libsodium:
+        // without it every CURVE row's libzmq side would be n/a.
+        assert!(crate::backend::libzmq_has_curve());
+    }
+
     #[test]
     fn fd_limit_is_read() {
         assert!(super::fd_limit().is_some_and(|s| s.contains(" / ")));

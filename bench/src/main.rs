@@ -19,7 +19,7 @@ mod stats;
 mod svg;
 mod work;
 
-use backend::{Impl, Transport};
+use backend::{CurveKeys, Impl, Mechanism, Transport};
 use clap::{Parser, Subcommand};
 use report::{Report, Row, SettingsRecord};
 use run::Settings;
@@ -67,6 +67,9 @@ enum Cmd {
         /// Message sizes in bytes (comma-separated).
         #[arg(long, value_delimiter = ',', default_value = "64")]
         size: Vec<usize>,
+        /// CURVE on both sockets (PULL the server); tcp and ipc only.
+        #[arg(long)]
+        curve: bool,
     },
     /// Latency, REQ <-> REP.
     Lat {
@@ -76,6 +79,9 @@ enum Cmd {
         /// Message sizes in bytes (comma-separated).
         #[arg(long, value_delimiter = ',', default_value = "1")]
         size: Vec<usize>,
+        /// CURVE on both sockets (REP the server); tcp and ipc only.
+        #[arg(long)]
+        curve: bool,
     },
     /// PUB -> N SUB fan-out over tcp.
     Fanout {
@@ -147,8 +153,16 @@ fn main() {
             }
         }),
         quick,
+        // One set of CURVE keys for the whole run, handed to both sides.
+        curve_keys: CurveKeys::generate(),
     };
-    let (mode, plan) = plan(cli.cmd.as_ref(), quick);
+    let (mode, plan) = match plan(cli.cmd.as_ref(), quick) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ferromq-bench: {e}");
+            std::process::exit(2);
+        }
+    };
     let started = Instant::now();
     let machine = machine::Machine::detect();
     eprintln!(
@@ -189,9 +203,10 @@ fn main() {
 }
 
 /// One row to measure.
+#[derive(Debug, PartialEq)]
 enum Step {
-    Thr(Transport, usize),
-    Lat(Transport, usize),
+    Thr(Transport, Mechanism, usize),
+    Lat(Transport, Mechanism, usize),
     Fan(usize, Option<u64>),
     Scale(usize),
     CrossThr(usize),
@@ -202,8 +217,8 @@ enum Step {
 impl Step {
     fn run(&self, s: &Settings) -> Row {
         match *self {
-            Step::Thr(t, size) => run::thr_row(s, t, size),
-            Step::Lat(t, size) => run::lat_row(s, t, size),
+            Step::Thr(t, m, size) => run::thr_row(s, t, m, size),
+            Step::Lat(t, m, size) => run::lat_row(s, t, m, size),
             Step::Fan(n, count) => run::fan_row(s, n, count),
             Step::Scale(n) => run::scale_row(s, n),
             Step::CrossThr(size) => run::cross_thr_row(s, size),
@@ -216,15 +231,47 @@ impl Step {
 const ALL_TRANSPORTS: [Transport; 3] = [Transport::Tcp, Transport::Ipc, Transport::Inproc];
 const THR_SIZES: [usize; 5] = [1, 64, 1024, 65_536, 1 << 20];
 const LAT_SIZES: [usize; 2] = [1, 1024];
+/// The CURVE rows of `all` (tcp): issue 10's throughput and latency rows.
+const CURVE_THR_SIZES: [usize; 3] = [64, 1024, 65_536];
+const CURVE_LAT_SIZES: [usize; 2] = [1, 1024];
 
-fn plan(cmd: Option<&Cmd>, quick: bool) -> (String, Vec<Step>) {
+fn mechanism(curve: bool) -> Mechanism {
+    if curve {
+        Mechanism::Curve
+    } else {
+        Mechanism::Null
+    }
+}
+
+/// Every (transport, size) pair, refusing a mechanism a transport cannot
+/// carry (CURVE over inproc).
+fn grid(
+    transports: &[Transport],
+    sizes: &[usize],
+    mech: Mechanism,
+) -> Result<Vec<(Transport, usize)>, String> {
+    if let Some(t) = transports.iter().find(|t| !mech.supports(**t)) {
+        return Err(format!(
+            "--curve needs tcp or ipc: {} has no security handshake",
+            t.name()
+        ));
+    }
+    Ok(transports
+        .iter()
+        .flat_map(|&t| sizes.iter().map(move |&s| (t, s)))
+        .collect())
+}
+
+fn plan(cmd: Option<&Cmd>, quick: bool) -> Result<(String, Vec<Step>), String> {
     let mut steps = Vec::new();
+    let (null, curve) = (Mechanism::Null, Mechanism::Curve);
     let mode = match cmd {
         None | Some(Cmd::All) if quick => {
-            steps.push(Step::Thr(Transport::Tcp, 64));
-            steps.push(Step::Thr(Transport::Tcp, 65_536));
-            steps.push(Step::Lat(Transport::Tcp, 1));
-            steps.push(Step::Thr(Transport::Inproc, 64));
+            steps.push(Step::Thr(Transport::Tcp, null, 64));
+            steps.push(Step::Thr(Transport::Tcp, null, 65_536));
+            steps.push(Step::Thr(Transport::Tcp, curve, 64));
+            steps.push(Step::Lat(Transport::Tcp, null, 1));
+            steps.push(Step::Thr(Transport::Inproc, null, 64));
             steps.push(Step::Fan(10, None));
             steps.push(Step::Proxy(64));
             "quick"
@@ -232,13 +279,19 @@ fn plan(cmd: Option<&Cmd>, quick: bool) -> (String, Vec<Step>) {
         None | Some(Cmd::All) => {
             for t in ALL_TRANSPORTS {
                 for size in THR_SIZES {
-                    steps.push(Step::Thr(t, size));
+                    steps.push(Step::Thr(t, null, size));
                 }
+            }
+            for size in CURVE_THR_SIZES {
+                steps.push(Step::Thr(Transport::Tcp, curve, size));
             }
             for t in ALL_TRANSPORTS {
                 for size in LAT_SIZES {
-                    steps.push(Step::Lat(t, size));
+                    steps.push(Step::Lat(t, null, size));
                 }
+            }
+            for size in CURVE_LAT_SIZES {
+                steps.push(Step::Lat(Transport::Tcp, curve, size));
             }
             for n in [1, 10, 100] {
                 steps.push(Step::Fan(n, None));
@@ -252,19 +305,25 @@ fn plan(cmd: Option<&Cmd>, quick: bool) -> (String, Vec<Step>) {
             steps.push(Step::Proxy(64));
             "all"
         }
-        Some(Cmd::Thr { transport, size }) => {
-            for &t in transport {
-                for &s in size {
-                    steps.push(Step::Thr(t, s));
-                }
+        Some(Cmd::Thr {
+            transport,
+            size,
+            curve,
+        }) => {
+            let m = mechanism(*curve);
+            for (t, s) in grid(transport, size, m)? {
+                steps.push(Step::Thr(t, m, s));
             }
             "thr"
         }
-        Some(Cmd::Lat { transport, size }) => {
-            for &t in transport {
-                for &s in size {
-                    steps.push(Step::Lat(t, s));
-                }
+        Some(Cmd::Lat {
+            transport,
+            size,
+            curve,
+        }) => {
+            let m = mechanism(*curve);
+            for (t, s) in grid(transport, size, m)? {
+                steps.push(Step::Lat(t, m, s));
             }
             "lat"
         }
@@ -288,7 +347,7 @@ fn plan(cmd: Option<&Cmd>, quick: bool) -> (String, Vec<Step>) {
         }
         Some(Cmd::Plot { .. }) | Some(Cmd::Role { .. }) => unreachable!("handled before"),
     };
-    (mode.to_string(), steps)
+    Ok((mode.to_string(), steps))
 }
 
 fn write_outputs(report: &Report, out: &Path, stem: &str, full: bool) -> std::io::Result<()> {
@@ -323,4 +382,91 @@ fn replot(input: &Path) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     println!("redrew plots for {}", input.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("ferromq-bench").chain(args.iter().copied()))
+            .expect("arguments parse")
+    }
+
+    fn curve_steps(steps: &[Step]) -> Vec<&Step> {
+        steps
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s,
+                    Step::Thr(_, Mechanism::Curve, _) | Step::Lat(_, Mechanism::Curve, _)
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn curve_flag_makes_curve_rows() {
+        let cli = parse(&[
+            "thr",
+            "--curve",
+            "--size",
+            "64,1024",
+            "--transport",
+            "tcp,ipc",
+        ]);
+        let (mode, steps) = plan(cli.cmd.as_ref(), false).unwrap();
+        assert_eq!(mode, "thr");
+        assert_eq!(
+            steps,
+            vec![
+                Step::Thr(Transport::Tcp, Mechanism::Curve, 64),
+                Step::Thr(Transport::Tcp, Mechanism::Curve, 1024),
+                Step::Thr(Transport::Ipc, Mechanism::Curve, 64),
+                Step::Thr(Transport::Ipc, Mechanism::Curve, 1024),
+            ]
+        );
+        let cli = parse(&["lat", "--curve"]);
+        let (_, steps) = plan(cli.cmd.as_ref(), false).unwrap();
+        assert_eq!(steps, vec![Step::Lat(Transport::Tcp, Mechanism::Curve, 1)]);
+        // Without the flag, the rows are what they always were.
+        let cli = parse(&["lat"]);
+        let (_, steps) = plan(cli.cmd.as_ref(), false).unwrap();
+        assert_eq!(steps, vec![Step::Lat(Transport::Tcp, Mechanism::Null, 1)]);
+    }
+
+    #[test]
+    fn curve_over_inproc_is_refused() {
+        for sub in ["thr", "lat"] {
+            let cli = parse(&[sub, "--curve", "--transport", "tcp,inproc"]);
+            let err = plan(cli.cmd.as_ref(), false).unwrap_err();
+            assert!(err.contains("inproc"), "{err}");
+            // NULL over inproc stays fine.
+            let cli = parse(&[sub, "--transport", "inproc"]);
+            assert!(plan(cli.cmd.as_ref(), false).is_ok());
+        }
+    }
+
+    #[test]
+    fn all_and_quick_have_curve_rows() {
+        let (_, all) = plan(None, false).unwrap();
+        let curve = curve_steps(&all);
+        for size in CURVE_THR_SIZES {
+            assert!(curve.contains(&&Step::Thr(Transport::Tcp, Mechanism::Curve, size)));
+        }
+        for size in CURVE_LAT_SIZES {
+            assert!(curve.contains(&&Step::Lat(Transport::Tcp, Mechanism::Curve, size)));
+        }
+        assert_eq!(curve.len(), CURVE_THR_SIZES.len() + CURVE_LAT_SIZES.len());
+        let (mode, quick) = plan(Some(&Cmd::All), true).unwrap();
+        assert_eq!(mode, "quick");
+        assert_eq!(curve_steps(&quick).len(), 1);
+        // Every CURVE row is on a transport that has a handshake.
+        for s in curve_steps(&all) {
+            let (Step::Thr(t, m, _) | Step::Lat(t, m, _)) = s else {
+                unreachable!()
+            };
+            assert!(m.supports(*t));
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! The plots (SVG, from a report) and the RESULTS.md page that shows them.
 
-use crate::backend::Transport;
+use crate::backend::{Mechanism, Transport};
 use crate::report::{self, Better, Report, Row, Workload};
 use crate::stats::median;
 use crate::svg::{panel, Axis, Series, Svg};
@@ -62,12 +62,35 @@ fn size_ticks(sizes: &[usize]) -> Vec<(f64, String)> {
         .collect()
 }
 
-fn thr_plot(report: &Report, transport: Transport) -> Option<Svg> {
-    let rows: Vec<&Row> = report
+/// The rows of `workload` over `transport` with `mech`: one plot's rows
+/// (CURVE rows get plots of their own, never mixed with NULL ones).
+fn plot_rows(
+    report: &Report,
+    workload: Workload,
+    transport: Transport,
+    mech: Mechanism,
+) -> Vec<&Row> {
+    report
         .rows
         .iter()
-        .filter(|r| r.workload == Workload::Thr && r.transport == transport)
-        .collect();
+        .filter(|r| r.workload == workload && r.transport == transport && r.security == mech)
+        .collect()
+}
+
+/// "tcp" / "tcp + CURVE" in titles; "tcp" / "tcp-curve" in file names.
+fn plot_names(transport: Transport, mech: Mechanism) -> (String, String) {
+    match mech {
+        Mechanism::Null => (transport.name().to_string(), transport.name().to_string()),
+        m => (
+            format!("{} + {}", transport.name(), m.label()),
+            format!("{}-{}", transport.name(), m.label().to_lowercase()),
+        ),
+    }
+}
+
+fn thr_plot(report: &Report, transport: Transport, mech: Mechanism) -> Option<Svg> {
+    let rows = plot_rows(report, Workload::Thr, transport, mech);
+    let name = plot_names(transport, mech).0;
     if rows.is_empty() {
         return None;
     }
@@ -93,7 +116,7 @@ fn thr_plot(report: &Report, transport: Transport) -> Option<Svg> {
             &mut svg,
             (i as f64 * 500.0, 0.0),
             (500.0, 420.0),
-            &format!("PUSH→PULL throughput, {} ({title})", transport.name()),
+            &format!("PUSH→PULL throughput, {name} ({title})"),
             &x,
             &y,
             &series,
@@ -107,12 +130,9 @@ fn nines(q: f64) -> f64 {
     -(1.0 - q / 100.0).max(1e-6).log10()
 }
 
-fn lat_plot(report: &Report, transport: Transport) -> Option<Svg> {
-    let rows: Vec<&Row> = report
-        .rows
-        .iter()
-        .filter(|r| r.workload == Workload::Lat && r.transport == transport)
-        .collect();
+fn lat_plot(report: &Report, transport: Transport, mech: Mechanism) -> Option<Svg> {
+    let rows = plot_rows(report, Workload::Lat, transport, mech);
+    let name = plot_names(transport, mech).0;
     if rows.is_empty() {
         return None;
     }
@@ -170,8 +190,7 @@ fn lat_plot(report: &Report, transport: Transport) -> Option<Svg> {
             (i as f64 * 500.0, 0.0),
             (500.0, 420.0),
             &format!(
-                "REQ↔REP round trip, {} {} (percentiles)",
-                transport.name(),
+                "REQ↔REP round trip, {name} {} (percentiles)",
                 report::size_label(row.size.unwrap_or(0))
             ),
             &x,
@@ -344,20 +363,30 @@ pub fn write_all(
     if let Some(svg) = ratio_plot(report) {
         plots.push(("Ratios against the targets".into(), "ratios".into(), svg));
     }
-    for t in [Transport::Tcp, Transport::Ipc, Transport::Inproc] {
-        if let Some(svg) = thr_plot(report, t) {
+    let kinds = [Mechanism::Null, Mechanism::Curve]
+        .into_iter()
+        .flat_map(|m| {
+            [Transport::Tcp, Transport::Ipc, Transport::Inproc]
+                .into_iter()
+                .filter(move |&t| m.supports(t))
+                .map(move |t| (t, m))
+        });
+    for (t, m) in kinds.clone() {
+        if let Some(svg) = thr_plot(report, t, m) {
+            let (title, file) = plot_names(t, m);
             plots.push((
-                format!("Throughput vs message size, {}", t.name()),
-                format!("thr-{}", t.name()),
+                format!("Throughput vs message size, {title}"),
+                format!("thr-{file}"),
                 svg,
             ));
         }
     }
-    for t in [Transport::Tcp, Transport::Ipc, Transport::Inproc] {
-        if let Some(svg) = lat_plot(report, t) {
+    for (t, m) in kinds {
+        if let Some(svg) = lat_plot(report, t, m) {
+            let (title, file) = plot_names(t, m);
             plots.push((
-                format!("Latency percentiles, {}", t.name()),
-                format!("lat-{}", t.name()),
+                format!("Latency percentiles, {title}"),
+                format!("lat-{file}"),
                 svg,
             ));
         }
@@ -431,6 +460,7 @@ pub fn results_page(report: &Report, plots: &[(String, String)], out: &Path) -> 
 - Implementations alternate within every round (ferromq, libzmq, zmq.rs, ferromq, ...). Each cell is the median of the rounds with the min–max range; each ratio is the **median of the per-round ratios** ferromq/libzmq. For throughput a ratio above 1 means ferromq is faster; for latency, connect time and memory a ratio below 1 means ferromq is better.\n\
 - Throughput: PUSH→PULL, measured on the receiving side from the first message to the last, like libzmq's `local_thr`. The message count is calibrated per implementation from a pilot run so that a run lasts about the configured time. Senders copy a fixed payload into a fresh message every time, as libzmq's `remote_thr` does: ferromq `send(&[u8])`, libzmq `zmq_send` (the zmq crate does not expose `zmq_msg_copy`); zmq.rs sends a cloned `Bytes`. Receivers reuse buffers where the API allows (libzmq `zmq_msg_recv` into the same message).\n\
 - Latency: REQ↔REP, every round trip timed on the REQ side after a warm-up; the REP side echoes the received message.\n\
+- CURVE rows (\"CURVE\" in the row id, \"tcp + CURVE\" in tables and plots): the same throughput and latency workloads with CURVE on both sockets; the binding side (PULL, REP) is the server, the connecting side the client. The parent makes a server and a client key pair once per run and hands them (Z85) to both processes in their role specs. libzmq is the zmq crate's vendored 4.3.4 built with CURVE on libsodium (the bench patches zmq-sys's build script for that, see `bench/zmq-sys`); zmq.rs has no CURVE (n/a). The handshake falls outside the timed part (throughput is timed from the first message received, latency after the warm-up). Targets: ferromq/libzmq throughput ≥ 1.0 and round-trip time ≤ 1.0.\n\
 - Fan-out: one PUB, N SUBs in one process (a thread each, one context). The PUB sends warm-ups until every SUB has received one, then publishes numbered 64-byte messages as fast as it can, then end markers. Rate per subscriber = messages received / time from its first to its last numbered message; drops = published − received. Default HWMs (1000), so drops are expected when SUBs fall behind.\n\
 - Connection scale: the ROUTER's VmRSS (from `/proc/self/status`) is read after bind and again once every DEALER has said hello; the difference is divided by N. DEALERs run at most 1000 per process (the zmq crate cannot raise libzmq's 1023-socket limit without `unsafe`, so all implementations use the same split). The ROUTER's listen backlog is raised to N (ferromq and libzmq; zmq.rs has no such option) so a burst of connects measures the library, not SYN retransmission. Request/reply throughput keeps one request in flight per DEALER.\n\
 - Proxy: request/reply through each implementation's built-in proxy (zmq_proxy between a ROUTER frontend and a DEALER backend, tcp), three processes: the proxy, a DEALER worker echoing every request with its envelope, and a DEALER client keeping 500 requests in flight; client and worker are libzmq for every proxy, so only the proxy differs. Rate = requests completed / time from the first request to the last reply, after one untimed round trip.\n\
@@ -447,4 +477,75 @@ pub fn results_page(report: &Report, plots: &[(String, String)], out: &Path) -> 
         }
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::tests::{sample_report, sample_row};
+
+    #[test]
+    fn curve_rows_get_their_own_plots() {
+        let report = sample_report(vec![
+            sample_row(
+                Workload::Thr,
+                Mechanism::Null,
+                64,
+                "msg_per_s",
+                Better::Higher,
+                1.3,
+            ),
+            sample_row(
+                Workload::Thr,
+                Mechanism::Null,
+                1024,
+                "msg_per_s",
+                Better::Higher,
+                1.3,
+            ),
+            sample_row(
+                Workload::Thr,
+                Mechanism::Curve,
+                64,
+                "msg_per_s",
+                Better::Higher,
+                1.0,
+            ),
+            sample_row(
+                Workload::Lat,
+                Mechanism::Curve,
+                1,
+                "mean_us",
+                Better::Lower,
+                1.0,
+            ),
+        ]);
+        assert_eq!(
+            plot_rows(&report, Workload::Thr, Transport::Tcp, Mechanism::Null).len(),
+            2
+        );
+        let curve = plot_rows(&report, Workload::Thr, Transport::Tcp, Mechanism::Curve);
+        assert_eq!(curve.len(), 1);
+        assert_eq!(curve[0].id, "thr tcp 64 B CURVE");
+        let dir =
+            std::env::temp_dir().join(format!("ferromq-bench-plot-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let written = write_all(&report, &dir, "t").unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let files: Vec<&str> = written.iter().map(|(_, f)| f.as_str()).collect();
+        for f in [
+            "t-ratios.svg",
+            "t-thr-tcp.svg",
+            "t-thr-tcp-curve.svg",
+            "t-lat-tcp-curve.svg",
+        ] {
+            assert!(files.contains(&f), "{f} not in {files:?}");
+        }
+        assert!(!files.contains(&"t-lat-tcp.svg"), "{files:?}");
+        let titles: Vec<&str> = written.iter().map(|(t, _)| t.as_str()).collect();
+        assert!(
+            titles.contains(&"Throughput vs message size, tcp + CURVE"),
+            "{titles:?}"
+        );
+    }
 }

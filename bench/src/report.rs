@@ -1,7 +1,7 @@
 //! The results: data model (serialised as the JSON file) and the Markdown
 //! rendering of it.
 
-use crate::backend::{Impl, Transport};
+use crate::backend::{Impl, Mechanism, Transport};
 use crate::stats::Summary;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -110,6 +110,10 @@ pub struct Row {
     pub subs: Option<usize>,
     /// Connections (scale).
     pub conns: Option<usize>,
+    /// The sockets' security mechanism ("null" in results from before
+    /// CURVE rows existed).
+    #[serde(default)]
+    pub security: Mechanism,
     /// One per implementation (or pairing, for cross rows).
     pub entries: Vec<Entry>,
     /// Ratios between entries.
@@ -353,6 +357,127 @@ fn impl_labels(report: &Report) -> Vec<&'static str> {
 
 const FERRO: &str = "ferromq";
 
+/// " with CURVE" in section titles, "" without.
+fn with_mechanism(mech: Mechanism) -> String {
+    match mech {
+        Mechanism::Null => String::new(),
+        m => format!(" with {}", m.label()),
+    }
+}
+
+/// What a mechanism's section says about how it was run.
+fn mechanism_note(mech: Mechanism) -> &'static str {
+    match mech {
+        Mechanism::Null => "",
+        Mechanism::Curve => "Both sides CURVE: the binding side (PULL, REP) is the server, the connecting side the client, with key pairs made once per bench run; libzmq's CURVE is its own on libsodium; zmq.rs has no CURVE. The handshake is outside the timed part. ",
+    }
+}
+
+/// The distinct target labels of `metric` over `rows` ("≥ 1.3", ...).
+fn target_labels(rows: &[&Row], metric: &str) -> String {
+    let mut labels: Vec<String> = Vec::new();
+    for t in rows
+        .iter()
+        .filter_map(|r| r.ratio(metric, FERRO).and_then(|r| r.target))
+    {
+        let l = t.label();
+        if !labels.contains(&l) {
+            labels.push(l);
+        }
+    }
+    labels.join(" / ")
+}
+
+/// The throughput table of `rows` (all of one mechanism), if any.
+fn thr_table(md: &mut String, rows: &[&Row], labels: &[&str], mech: Mechanism) {
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "### Throughput{}, PUSH → PULL (messages/s; median of rounds, min–max)\n",
+        with_mechanism(mech)
+    );
+    let _ = writeln!(
+        md,
+        "{}Ratio = ferromq / libzmq messages per second: **higher is better**.\n",
+        mechanism_note(mech)
+    );
+    let _ = write!(md, "| transport | size |");
+    for l in labels {
+        let _ = write!(md, " {l} msg/s |");
+    }
+    for l in labels {
+        let _ = write!(md, " {l} MB/s |");
+    }
+    md.push_str(" ratio ↑ | target | |\n|---|---|");
+    md.push_str(&"---|".repeat(labels.len() * 2 + 3));
+    md.push('\n');
+    for row in rows {
+        let r = row.ratio("msg_per_s", FERRO);
+        let _ = write!(
+            md,
+            "| {} | {} |",
+            transport_cell(row),
+            size_label(row.size.unwrap_or(0))
+        );
+        push_cells(md, row, labels, "msg_per_s", si);
+        push_cells(md, row, labels, "mb_per_s", si);
+        push_ratio_tail(md, r);
+    }
+    md.push('\n');
+}
+
+/// The latency table of `rows` (all of one mechanism), if any.
+fn lat_table(md: &mut String, rows: &[&Row], labels: &[&str], mech: Mechanism) {
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "### Latency{}, REQ ↔ REP round trip (µs; median of rounds, min–max)\n",
+        with_mechanism(mech)
+    );
+    let targets = match target_labels(rows, "mean_us") {
+        t if t.is_empty() => String::new(),
+        t => format!(" Target {t} for mean, p50 and p99."),
+    };
+    let _ = writeln!(
+        md,
+        "{}Ratio = ferromq time / libzmq time: **lower is better**.{targets}\n",
+        mechanism_note(mech),
+    );
+    let _ = write!(md, "| transport | size | metric |");
+    for l in labels {
+        let _ = write!(md, " {l} |");
+    }
+    md.push_str(" ratio ↓ | target | |\n|---|---|---|");
+    md.push_str(&"---|".repeat(labels.len() + 3));
+    md.push('\n');
+    for row in rows {
+        for (i, metric) in ["mean_us", "p50_us", "p99_us"].iter().enumerate() {
+            let r = row.ratio(metric, FERRO);
+            let (t, s) = if i == 0 {
+                (transport_cell(row), size_label(row.size.unwrap_or(0)))
+            } else {
+                (String::new(), String::new())
+            };
+            let _ = write!(md, "| {t} | {s} | {} |", metric.trim_end_matches("_us"));
+            push_cells(md, row, labels, metric, us);
+            push_ratio_tail(md, r);
+        }
+    }
+    md.push('\n');
+}
+
+/// "tcp", or "tcp + CURVE" for a secured row.
+pub fn transport_cell(row: &Row) -> String {
+    match row.security {
+        Mechanism::Null => row.transport.name().to_string(),
+        m => format!("{} + {}", row.transport.name(), m.label()),
+    }
+}
+
 /// Renders the tables (no machine header): what `--quick` prints and what
 /// the Markdown file holds below its header.
 pub fn tables(report: &Report) -> String {
@@ -404,65 +529,15 @@ pub fn tables(report: &Report) -> String {
         md.push('\n');
     }
 
-    let thr: Vec<&Row> = rows_of(Workload::Thr).collect();
-    if !thr.is_empty() {
-        md.push_str("### Throughput, PUSH → PULL (messages/s; median of rounds, min–max)\n\n");
-        md.push_str("Ratio = ferromq / libzmq messages per second: **higher is better**.\n\n");
-        let _ = write!(md, "| transport | size |");
-        for l in &labels {
-            let _ = write!(md, " {l} msg/s |");
-        }
-        for l in &labels {
-            let _ = write!(md, " {l} MB/s |");
-        }
-        md.push_str(" ratio ↑ | target | |\n|---|---|");
-        md.push_str(&"---|".repeat(labels.len() * 2 + 3));
-        md.push('\n');
-        for row in thr {
-            let r = row.ratio("msg_per_s", FERRO);
-            let _ = write!(
-                md,
-                "| {} | {} |",
-                row.transport.name(),
-                size_label(row.size.unwrap_or(0))
-            );
-            push_cells(&mut md, row, &labels, "msg_per_s", si);
-            push_cells(&mut md, row, &labels, "mb_per_s", si);
-            push_ratio_tail(&mut md, r);
-        }
-        md.push('\n');
-    }
-
-    let lat: Vec<&Row> = rows_of(Workload::Lat).collect();
-    if !lat.is_empty() {
-        md.push_str("### Latency, REQ ↔ REP round trip (µs; median of rounds, min–max)\n\n");
-        md.push_str(
-            "Ratio = ferromq time / libzmq time: **lower is better**. Target ≤ 0.7 for mean, p50 and p99.\n\n",
-        );
-        let _ = write!(md, "| transport | size | metric |");
-        for l in &labels {
-            let _ = write!(md, " {l} |");
-        }
-        md.push_str(" ratio ↓ | target | |\n|---|---|---|");
-        md.push_str(&"---|".repeat(labels.len() + 3));
-        md.push('\n');
-        for row in lat {
-            for (i, metric) in ["mean_us", "p50_us", "p99_us"].iter().enumerate() {
-                let r = row.ratio(metric, FERRO);
-                let (t, s) = if i == 0 {
-                    (
-                        row.transport.name().to_string(),
-                        size_label(row.size.unwrap_or(0)),
-                    )
-                } else {
-                    (String::new(), String::new())
-                };
-                let _ = write!(md, "| {t} | {s} | {} |", metric.trim_end_matches("_us"));
-                push_cells(&mut md, row, &labels, metric, us);
-                push_ratio_tail(&mut md, r);
-            }
-        }
-        md.push('\n');
+    for mech in [Mechanism::Null, Mechanism::Curve] {
+        let thr: Vec<&Row> = rows_of(Workload::Thr)
+            .filter(|r| r.security == mech)
+            .collect();
+        thr_table(&mut md, &thr, &labels, mech);
+        let lat: Vec<&Row> = rows_of(Workload::Lat)
+            .filter(|r| r.security == mech)
+            .collect();
+        lat_table(&mut md, &lat, &labels, mech);
     }
 
     let fan: Vec<&Row> = rows_of(Workload::Fanout).collect();
@@ -680,7 +755,7 @@ pub fn ratio_lines(report: &Report) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -692,6 +767,188 @@ mod tests {
         assert_eq!(size_label(65536), "64 KiB");
         assert_eq!(size_label(1 << 20), "1 MiB");
         assert_eq!(size_label(64), "64 B");
+    }
+
+    /// A two-implementation row whose ferromq/libzmq ratio is `ratio`.
+    pub(crate) fn sample_row(
+        workload: Workload,
+        mech: Mechanism,
+        size: usize,
+        metric: &str,
+        better: Better,
+        target: f64,
+    ) -> Row {
+        let entry = |imp: Impl, v: f64| Entry {
+            label: imp.label().to_string(),
+            a: imp,
+            b: imp,
+            status: Status::Ok,
+            reason: None,
+            calibration: None,
+            rounds: vec![RoundOutcome {
+                ok: true,
+                error: None,
+                metrics: [(metric.to_string(), v)].into_iter().collect(),
+                extra: None,
+            }],
+            summary: [(metric.to_string(), crate::stats::Summary::of(&[v]).unwrap())]
+                .into_iter()
+                .collect(),
+        };
+        let t = Target {
+            better,
+            value: target,
+        };
+        let word = if workload == Workload::Thr {
+            "thr"
+        } else {
+            "lat"
+        };
+        Row {
+            id: crate::run::row_id(word, Transport::Tcp, size, mech),
+            workload,
+            transport: Transport::Tcp,
+            size: Some(size),
+            subs: None,
+            conns: None,
+            security: mech,
+            entries: vec![entry(Impl::Ferromq, 110.0), entry(Impl::Libzmq, 100.0)],
+            ratios: vec![Ratio {
+                metric: metric.to_string(),
+                numerator: "ferromq".into(),
+                denominator: "libzmq".into(),
+                better,
+                per_round: vec![Some(1.1)],
+                median: Some(1.1),
+                min: Some(1.1),
+                max: Some(1.1),
+                target: Some(t),
+                met: Some(t.met(1.1)),
+            }],
+        }
+    }
+
+    pub(crate) fn sample_report(rows: Vec<Row>) -> Report {
+        Report {
+            mode: "test".into(),
+            machine: crate::machine::Machine {
+                nproc: 2,
+                cpu_model: "cpu".into(),
+                kernel: "k".into(),
+                mem_total: "1 kB".into(),
+                rustc: "rustc".into(),
+                libzmq: "4.3.4".into(),
+                libzmq_curve: Some(true),
+                zmqrs: "0.7".into(),
+                git_commit: None,
+                date_utc: "now".into(),
+                fd_limit: None,
+            },
+            settings: SettingsRecord {
+                rounds: 1,
+                pin: false,
+                duration_s: 0.1,
+                impls: vec![Impl::Ferromq, Impl::Libzmq],
+            },
+            wall_s: 1.0,
+            rows,
+        }
+    }
+
+    #[test]
+    fn curve_rows_get_their_own_tables() {
+        let rows = vec![
+            sample_row(
+                Workload::Thr,
+                Mechanism::Null,
+                64,
+                "msg_per_s",
+                Better::Higher,
+                1.3,
+            ),
+            sample_row(
+                Workload::Thr,
+                Mechanism::Curve,
+                64,
+                "msg_per_s",
+                Better::Higher,
+                1.0,
+            ),
+            sample_row(
+                Workload::Lat,
+                Mechanism::Null,
+                1,
+                "mean_us",
+                Better::Lower,
+                0.7,
+            ),
+            sample_row(
+                Workload::Lat,
+                Mechanism::Curve,
+                1,
+                "mean_us",
+                Better::Lower,
+                1.0,
+            ),
+        ];
+        let md = tables(&sample_report(rows));
+        let section = |title: &str| {
+            let start = md
+                .find(title)
+                .unwrap_or_else(|| panic!("no {title:?} in\n{md}"));
+            let rest = &md[start + title.len()..];
+            rest[..rest.find("\n### ").unwrap_or(rest.len())].to_string()
+        };
+        // The targets list names the CURVE rows and their targets.
+        let targets = section("### Targets");
+        assert!(
+            targets.contains("| thr tcp 64 B CURVE | msg_per_s | higher | **1.10** | ≥ 1 | met |"),
+            "{targets}"
+        );
+        assert!(
+            targets
+                .contains("| lat tcp 1 B CURVE | mean_us | lower | **1.10** | ≤ 1 | **not met** |"),
+            "{targets}"
+        );
+        // Plain tables hold only plain rows, CURVE tables only CURVE rows.
+        let thr = section("### Throughput, PUSH → PULL");
+        assert!(
+            thr.contains("| tcp | 64 B |") && !thr.contains("CURVE"),
+            "{thr}"
+        );
+        let thr_curve = section("### Throughput with CURVE, PUSH → PULL");
+        assert!(thr_curve.contains("| tcp + CURVE | 64 B |"), "{thr_curve}");
+        assert!(thr_curve.contains("≥ 1 |") && !thr_curve.contains("| tcp | 64 B |"));
+        let lat = section("### Latency, REQ ↔ REP");
+        assert!(
+            lat.contains("Target ≤ 0.7 ") && !lat.contains("CURVE"),
+            "{lat}"
+        );
+        let lat_curve = section("### Latency with CURVE, REQ ↔ REP");
+        assert!(
+            lat_curve.contains("Target ≤ 1 ") && lat_curve.contains("| tcp + CURVE | 1 B | mean |"),
+            "{lat_curve}"
+        );
+        // And the JSON says which rows are CURVE, old JSON reading as NULL.
+        let report = sample_report(vec![sample_row(
+            Workload::Thr,
+            Mechanism::Curve,
+            64,
+            "msg_per_s",
+            Better::Higher,
+            1.0,
+        )]);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["rows"][0]["security"], "curve");
+        let mut old = json.clone();
+        old["rows"][0].as_object_mut().unwrap().remove("security");
+        old["machine"]
+            .as_object_mut()
+            .unwrap()
+            .remove("libzmq_curve");
+        let back: Report = serde_json::from_value(old).unwrap();
+        assert_eq!(back.rows[0].security, Mechanism::Null);
+        assert_eq!(back.machine.libzmq_curve, None);
     }
 
     #[test]

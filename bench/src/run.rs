@@ -1,7 +1,7 @@
 //! Parent-side orchestration: which processes to start for each workload,
 //! calibration, alternating rounds, and turning measurements into rows.
 
-use crate::backend::{BenchError, ErrorClass, Impl, Transport};
+use crate::backend::{BenchError, CurveKeys, ErrorClass, Impl, Mechanism, Transport};
 use crate::child::Role;
 use crate::harness::Proc;
 use crate::report::{Better, Entry, Ratio, RoundOutcome, Row, Status, Target, Workload};
@@ -32,6 +32,8 @@ pub struct Settings {
     pub impls: Vec<Impl>,
     /// Reduced sizes (fan-out counts) for the smoke check.
     pub quick: bool,
+    /// The CURVE keys of this run (made once, used by every CURVE row).
+    pub curve_keys: CurveKeys,
 }
 
 /// Most DEALERs per child process. The zmq crate does not expose
@@ -143,17 +145,35 @@ fn need_endpoint(ep: Option<String>) -> Result<String, BenchError> {
 
 // ---------------------------------------------------------------- thr
 
-/// One throughput run; `timeout` bounds the whole run.
+/// Refuses a mechanism the transport cannot carry (the plan never asks).
+fn check_mechanism(mech: Mechanism, transport: Transport) -> Result<(), BenchError> {
+    if mech.supports(transport) {
+        Ok(())
+    } else {
+        Err(BenchError::failed(format!(
+            "{} needs a transport with a handshake, not {}",
+            mech.label(),
+            transport.name()
+        )))
+    }
+}
+
+/// One throughput run; `timeout` bounds the whole run. With CURVE the
+/// PULL (binding) side is the server.
+#[allow(clippy::too_many_arguments)]
 pub fn thr_once(
     s: &Settings,
     send: Impl,
     recv: Impl,
     transport: Transport,
+    mech: Mechanism,
     size: usize,
     count: u64,
     timeout: Duration,
 ) -> Result<ThrResult, BenchError> {
     let deadline = Instant::now() + timeout;
+    check_mechanism(mech, transport)?;
+    let (server, client) = mech.sides(&s.curve_keys);
     if transport == Transport::Inproc {
         let role = Role::ThrInproc {
             imp: send,
@@ -171,6 +191,7 @@ pub fn thr_once(
         endpoint: eps.bind("thr"),
         size,
         count,
+        security: server,
     };
     let mut rx = Proc::spawn(&format!("{} PULL", recv.label()), &role, pin(s, 0))?;
     let ep = need_endpoint(rx.ready(Instant::now() + secs(30.0))?)?;
@@ -179,6 +200,7 @@ pub fn thr_once(
         endpoint: ep,
         size,
         count,
+        security: client,
     };
     let mut tx = Proc::spawn(&format!("{} PUSH", send.label()), &role, pin(s, 1))?;
     let r: ThrResult = rx.result(deadline)?;
@@ -197,11 +219,13 @@ fn thr_calibrate(
     s: &Settings,
     c: &Case,
     transport: Transport,
+    mech: Mechanism,
     size: usize,
 ) -> Result<u64, BenchError> {
     let pilot = thr_pilot_count(size);
     calibrate_count(s, pilot, (100, 200_000_000), |n| {
-        thr_once(s, c.a, c.b, transport, size, n, secs(60.0)).map(|r| (r.msg_per_s(), r.elapsed_s))
+        thr_once(s, c.a, c.b, transport, mech, size, n, secs(60.0))
+            .map(|r| (r.msg_per_s(), r.elapsed_s))
     })
 }
 
@@ -242,31 +266,58 @@ fn run_timeout(s: &Settings) -> Duration {
     secs(30.0 + 10.0 * s.duration_s)
 }
 
-/// Throughput row for one transport and size.
-pub fn thr_row(s: &Settings, transport: Transport, size: usize) -> Row {
+/// The target on ferromq/libzmq messages per second (at least).
+pub fn thr_target(transport: Transport, mech: Mechanism) -> f64 {
+    match (mech, transport) {
+        // Issue 10: CURVE throughput at least libzmq's (on libsodium).
+        (Mechanism::Curve, _) => 1.0,
+        (Mechanism::Null, Transport::Inproc) => 1.5,
+        (Mechanism::Null, _) => 1.3,
+    }
+}
+
+/// The target on ferromq/libzmq round-trip times (at most).
+pub fn lat_target(mech: Mechanism) -> f64 {
+    match mech {
+        // Issue 10: CURVE latency no worse than libzmq's.
+        Mechanism::Curve => 1.0,
+        Mechanism::Null => 0.7,
+    }
+}
+
+/// A row's id: "thr tcp 64 B", "lat tcp 1 B CURVE".
+pub fn row_id(workload: &str, transport: Transport, size: usize, mech: Mechanism) -> String {
+    let id = format!(
+        "{workload} {} {}",
+        transport.name(),
+        crate::report::size_label(size)
+    );
+    match mech {
+        Mechanism::Null => id,
+        _ => format!("{id} {}", mech.label()),
+    }
+}
+
+/// Throughput row for one transport, mechanism and size.
+pub fn thr_row(s: &Settings, transport: Transport, mech: Mechanism, size: usize) -> Row {
     let cases: Vec<Case> = s.impls.iter().map(|&i| Case::same(i)).collect();
-    let target = match transport {
-        Transport::Inproc => 1.5,
-        _ => 1.3,
-    };
+    let target = thr_target(transport, mech);
     let mut row = new_row(
-        format!(
-            "thr {} {}",
-            transport.name(),
-            crate::report::size_label(size)
-        ),
+        row_id("thr", transport, size, mech),
         Workload::Thr,
         transport,
     );
     row.size = Some(size);
+    row.security = mech;
     run_cases(
         s,
         &mut row,
         &cases,
-        |c| thr_calibrate(s, c, transport, size).map(|n| json!({ "count": n })),
+        |c| thr_calibrate(s, c, transport, mech, size).map(|n| json!({ "count": n })),
         |c, cal| {
             let n = cal["count"].as_u64().unwrap_or(1000);
-            thr_once(s, c.a, c.b, transport, size, n, run_timeout(s)).map(|r| thr_outcome(&r, size))
+            thr_once(s, c.a, c.b, transport, mech, size, n, run_timeout(s))
+                .map(|r| thr_outcome(&r, size))
         },
         "msg_per_s",
     );
@@ -285,17 +336,21 @@ pub fn thr_row(s: &Settings, transport: Transport, size: usize) -> Row {
 
 // ---------------------------------------------------------------- lat
 
-/// One latency run.
+/// One latency run. With CURVE the REP (binding) side is the server.
+#[allow(clippy::too_many_arguments)]
 pub fn lat_once(
     s: &Settings,
     req: Impl,
     rep: Impl,
     transport: Transport,
+    mech: Mechanism,
     size: usize,
     count: u64,
     timeout: Duration,
 ) -> Result<LatResult, BenchError> {
     let deadline = Instant::now() + timeout;
+    check_mechanism(mech, transport)?;
+    let (server, client) = mech.sides(&s.curve_keys);
     let warmup = (count / 100).clamp(100, 10_000);
     // Bounds a run whose pilot misjudged the latency (it can vary 10x here).
     let max_s = (3.0 * s.duration_s).max(1.0);
@@ -316,6 +371,7 @@ pub fn lat_once(
     let role = Role::LatRep {
         imp: rep,
         endpoint: eps.bind("lat"),
+        security: server,
     };
     let mut server = Proc::spawn(&format!("{} REP", rep.label()), &role, pin(s, 0))?;
     let ep = need_endpoint(server.ready(Instant::now() + secs(30.0))?)?;
@@ -326,6 +382,7 @@ pub fn lat_once(
         warmup,
         count,
         max_s,
+        security: client,
     };
     let mut client = Proc::spawn(&format!("{} REQ", req.label()), &role, pin(s, 1))?;
     let r: LatResult = client.result(deadline)?;
@@ -340,9 +397,10 @@ fn lat_calibrate(
     s: &Settings,
     c: &Case,
     transport: Transport,
+    mech: Mechanism,
     size: usize,
 ) -> Result<u64, BenchError> {
-    let r = lat_once(s, c.a, c.b, transport, size, 1000, secs(60.0))?;
+    let r = lat_once(s, c.a, c.b, transport, mech, size, 1000, secs(60.0))?;
     let per = r.elapsed_s / r.stats.count.max(1) as f64;
     Ok(((s.duration_s / per.max(1e-7)) as u64).clamp(200, 5_000_000))
 }
@@ -359,27 +417,25 @@ fn lat_outcome(r: &LatResult) -> Outcome {
     )
 }
 
-/// Latency row for one transport and size.
-pub fn lat_row(s: &Settings, transport: Transport, size: usize) -> Row {
+/// Latency row for one transport, mechanism and size.
+pub fn lat_row(s: &Settings, transport: Transport, mech: Mechanism, size: usize) -> Row {
     let cases: Vec<Case> = s.impls.iter().map(|&i| Case::same(i)).collect();
+    let target = lat_target(mech);
     let mut row = new_row(
-        format!(
-            "lat {} {}",
-            transport.name(),
-            crate::report::size_label(size)
-        ),
+        row_id("lat", transport, size, mech),
         Workload::Lat,
         transport,
     );
     row.size = Some(size);
+    row.security = mech;
     run_cases(
         s,
         &mut row,
         &cases,
-        |c| lat_calibrate(s, c, transport, size).map(|n| json!({ "count": n })),
+        |c| lat_calibrate(s, c, transport, mech, size).map(|n| json!({ "count": n })),
         |c, cal| {
             let n = cal["count"].as_u64().unwrap_or(1000);
-            lat_once(s, c.a, c.b, transport, size, n, run_timeout(s)).map(|r| lat_outcome(&r))
+            lat_once(s, c.a, c.b, transport, mech, size, n, run_timeout(s)).map(|r| lat_outcome(&r))
         },
         "mean_us",
     );
@@ -390,7 +446,7 @@ pub fn lat_row(s: &Settings, transport: Transport, size: usize) -> Row {
             numerator: "ferromq".into(),
             denominator: "libzmq".into(),
             better: Better::Lower,
-            target: Some(0.7),
+            target: Some(target),
         })
         .collect();
     add_ratios(&mut row, &specs);
@@ -662,11 +718,14 @@ pub fn cross_thr_row(s: &Settings, size: usize) -> Row {
         s,
         &mut row,
         &cross_cases(),
-        |c| thr_calibrate(s, c, Transport::Tcp, size).map(|n| json!({ "count": n })),
+        |c| {
+            thr_calibrate(s, c, Transport::Tcp, Mechanism::Null, size)
+                .map(|n| json!({ "count": n }))
+        },
         |c, cal| {
             let n = cal["count"].as_u64().unwrap_or(1000);
-            thr_once(s, c.a, c.b, Transport::Tcp, size, n, run_timeout(s))
-                .map(|r| thr_outcome(&r, size))
+            let (tcp, null) = (Transport::Tcp, Mechanism::Null);
+            thr_once(s, c.a, c.b, tcp, null, size, n, run_timeout(s)).map(|r| thr_outcome(&r, size))
         },
         "msg_per_s",
     );
@@ -686,10 +745,14 @@ pub fn cross_lat_row(s: &Settings, size: usize) -> Row {
         s,
         &mut row,
         &cross_cases(),
-        |c| lat_calibrate(s, c, Transport::Tcp, size).map(|n| json!({ "count": n })),
+        |c| {
+            lat_calibrate(s, c, Transport::Tcp, Mechanism::Null, size)
+                .map(|n| json!({ "count": n }))
+        },
         |c, cal| {
             let n = cal["count"].as_u64().unwrap_or(1000);
-            lat_once(s, c.a, c.b, Transport::Tcp, size, n, run_timeout(s)).map(|r| lat_outcome(&r))
+            let (tcp, null) = (Transport::Tcp, Mechanism::Null);
+            lat_once(s, c.a, c.b, tcp, null, size, n, run_timeout(s)).map(|r| lat_outcome(&r))
         },
         "mean_us",
     );
@@ -798,6 +861,7 @@ fn new_row(id: String, workload: Workload, transport: Transport) -> Row {
         size: None,
         subs: None,
         conns: None,
+        security: Mechanism::Null,
         entries: Vec::new(),
         ratios: Vec::new(),
     }
@@ -964,5 +1028,45 @@ fn add_ratios(row: &mut Row, specs: &[RatioSpec]) {
             target,
             per_round,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curve_rows_have_their_own_targets() {
+        // Issue 10: CURVE throughput and latency at least as good as libzmq's.
+        assert_eq!(thr_target(Transport::Tcp, Mechanism::Curve), 1.0);
+        assert_eq!(thr_target(Transport::Ipc, Mechanism::Curve), 1.0);
+        assert_eq!(lat_target(Mechanism::Curve), 1.0);
+        // The NULL rows keep theirs.
+        assert_eq!(thr_target(Transport::Tcp, Mechanism::Null), 1.3);
+        assert_eq!(thr_target(Transport::Inproc, Mechanism::Null), 1.5);
+        assert_eq!(lat_target(Mechanism::Null), 0.7);
+    }
+
+    #[test]
+    fn curve_rows_are_labelled() {
+        assert_eq!(
+            row_id("thr", Transport::Tcp, 64, Mechanism::Null),
+            "thr tcp 64 B"
+        );
+        assert_eq!(
+            row_id("thr", Transport::Tcp, 65_536, Mechanism::Curve),
+            "thr tcp 64 KiB CURVE"
+        );
+        assert_eq!(
+            row_id("lat", Transport::Ipc, 1, Mechanism::Curve),
+            "lat ipc 1 B CURVE"
+        );
+    }
+
+    #[test]
+    fn curve_over_inproc_is_an_error() {
+        assert!(check_mechanism(Mechanism::Curve, Transport::Inproc).is_err());
+        assert!(check_mechanism(Mechanism::Curve, Transport::Tcp).is_ok());
+        assert!(check_mechanism(Mechanism::Null, Transport::Inproc).is_ok());
     }
 }

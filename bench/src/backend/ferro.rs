@@ -2,7 +2,7 @@
 
 use super::{BResult, Backend, BenchError, Kind, Sock};
 use bytes::Bytes;
-use ferromq::{Context, ErrorKind, Msg, Socket, SocketType, SNDMORE};
+use ferromq::{option, Context, ErrorKind, Msg, Socket, SocketType, SNDMORE};
 
 /// The ferromq backend.
 pub struct Ferro;
@@ -93,6 +93,35 @@ impl Sock for FerroSocket {
 
     fn subscribe_all(&mut self) -> BResult<()> {
         self.0.set_subscribe(b"").map_err(err)
+    }
+
+    fn set_curve_server(&mut self, public: &[u8; 32], secret: &[u8; 32]) -> BResult<()> {
+        self.0
+            .set_option_raw(option::CURVE_SERVER, &1i32.to_ne_bytes())
+            .map_err(err)?;
+        self.0
+            .set_option_raw(option::CURVE_PUBLICKEY, public)
+            .map_err(err)?;
+        self.0
+            .set_option_raw(option::CURVE_SECRETKEY, secret)
+            .map_err(err)
+    }
+
+    fn set_curve_client(
+        &mut self,
+        server: &[u8; 32],
+        public: &[u8; 32],
+        secret: &[u8; 32],
+    ) -> BResult<()> {
+        self.0
+            .set_option_raw(option::CURVE_SERVERKEY, server)
+            .map_err(err)?;
+        self.0
+            .set_option_raw(option::CURVE_PUBLICKEY, public)
+            .map_err(err)?;
+        self.0
+            .set_option_raw(option::CURVE_SECRETKEY, secret)
+            .map_err(err)
     }
 
     #[inline]

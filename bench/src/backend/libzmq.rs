@@ -25,6 +25,22 @@ fn err(e: zmq::Error) -> BenchError {
     }
 }
 
+/// Whether the linked libzmq was built with CURVE (`zmq_has("curve")`).
+pub fn has_curve() -> bool {
+    zmq::has("curve") == Some(true)
+}
+
+/// libzmq without CURVE rejects its options with a bare EINVAL: say why.
+fn need_curve() -> BResult<()> {
+    if has_curve() {
+        Ok(())
+    } else {
+        Err(BenchError::unsupported(
+            "libzmq: this libzmq was built without CURVE (zmq_has(\"curve\") is false)",
+        ))
+    }
+}
+
 impl Backend for Libzmq {
     const NAME: &'static str = "libzmq";
     type Ctx = zmq::Context;
@@ -106,6 +122,25 @@ impl Sock for LibzmqSocket {
 
     fn subscribe_all(&mut self) -> BResult<()> {
         self.0.set_subscribe(b"").map_err(err)
+    }
+
+    fn set_curve_server(&mut self, public: &[u8; 32], secret: &[u8; 32]) -> BResult<()> {
+        need_curve()?;
+        self.0.set_curve_server(true).map_err(err)?;
+        self.0.set_curve_publickey(public).map_err(err)?;
+        self.0.set_curve_secretkey(secret).map_err(err)
+    }
+
+    fn set_curve_client(
+        &mut self,
+        server: &[u8; 32],
+        public: &[u8; 32],
+        secret: &[u8; 32],
+    ) -> BResult<()> {
+        need_curve()?;
+        self.0.set_curve_serverkey(server).map_err(err)?;
+        self.0.set_curve_publickey(public).map_err(err)?;
+        self.0.set_curve_secretkey(secret).map_err(err)
     }
 
     #[inline]

@@ -7,7 +7,7 @@ mod libzmq;
 mod zmqrs;
 
 pub use ferro::Ferro;
-pub use libzmq::Libzmq;
+pub use libzmq::{has_curve as libzmq_has_curve, Libzmq};
 pub use zmqrs::Zmqrs;
 
 use bytes::Bytes;
@@ -56,6 +56,140 @@ impl Transport {
             Transport::Tcp => "tcp",
             Transport::Ipc => "ipc",
             Transport::Inproc => "inproc",
+        }
+    }
+}
+
+/// The security mechanism of a row's sockets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mechanism {
+    /// No security (ZMTP NULL): what every row used before CURVE rows.
+    #[default]
+    Null,
+    /// CURVE (RFC 26): the binding side is the server, the connecting side
+    /// the client; every message is encrypted and authenticated.
+    Curve,
+}
+
+impl Mechanism {
+    /// How rows, tables and plots name it ("" for NULL: unmarked rows).
+    pub fn label(self) -> &'static str {
+        match self {
+            Mechanism::Null => "",
+            Mechanism::Curve => "CURVE",
+        }
+    }
+
+    /// Whether `transport` can carry it: inproc has no handshake, so no
+    /// mechanism other than NULL (in libzmq as in ferromq).
+    pub fn supports(self, transport: Transport) -> bool {
+        self == Mechanism::Null || transport != Transport::Inproc
+    }
+
+    /// The settings of the binding (server) and connecting (client) sides.
+    pub fn sides(self, keys: &CurveKeys) -> (Security, Security) {
+        match self {
+            Mechanism::Null => (Security::Null, Security::Null),
+            Mechanism::Curve => (keys.server(), keys.client()),
+        }
+    }
+}
+
+/// The CURVE keys of one bench run, as Z85 text: generated once by the
+/// parent and handed to both sides of every CURVE run in their role specs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CurveKeys {
+    server_public: String,
+    server_secret: String,
+    client_public: String,
+    client_secret: String,
+}
+
+impl CurveKeys {
+    /// Two fresh key pairs (server and client).
+    pub fn generate() -> CurveKeys {
+        let (server_public, server_secret) = ferromq::curve_keypair_z85();
+        let (client_public, client_secret) = ferromq::curve_keypair_z85();
+        CurveKeys {
+            server_public,
+            server_secret,
+            client_public,
+            client_secret,
+        }
+    }
+
+    /// What the binding side sets: its own key pair.
+    pub fn server(&self) -> Security {
+        Security::CurveServer {
+            public: self.server_public.clone(),
+            secret: self.server_secret.clone(),
+        }
+    }
+
+    /// What the connecting side sets: the server's public key and its own
+    /// key pair.
+    pub fn client(&self) -> Security {
+        Security::CurveClient {
+            server_key: self.server_public.clone(),
+            public: self.client_public.clone(),
+            secret: self.client_secret.clone(),
+        }
+    }
+}
+
+/// The security settings of one socket, applied before it binds or
+/// connects. Keys are 40-character Z85 text, as they travel in role specs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mechanism", rename_all = "snake_case")]
+pub enum Security {
+    /// NULL: nothing to set.
+    #[default]
+    Null,
+    /// CURVE server with its long-term key pair.
+    CurveServer {
+        /// The server's public key.
+        public: String,
+        /// The server's secret key.
+        secret: String,
+    },
+    /// CURVE client: the server's public key and the client's key pair.
+    CurveClient {
+        /// The server's public key.
+        server_key: String,
+        /// The client's public key.
+        public: String,
+        /// The client's secret key.
+        secret: String,
+    },
+}
+
+/// A Z85 key as 32 bytes.
+fn key(z85: &str) -> BResult<[u8; 32]> {
+    ferromq::z85_decode_key(z85)
+        .map_err(|e| BenchError::failed(format!("bad CURVE key in the role spec: {e}")))
+}
+
+impl Security {
+    /// Whether there is nothing to set.
+    pub fn is_null(&self) -> bool {
+        *self == Security::Null
+    }
+
+    /// Sets the options on `s` (before bind/connect).
+    pub fn apply<S: Sock>(&self, s: &mut S) -> BResult<()> {
+        match self {
+            Security::Null => Ok(()),
+            Security::CurveServer { public, secret } => s
+                .set_curve_server(&key(public)?, &key(secret)?)
+                .map_err(|e| e.context("CURVE server options")),
+            Security::CurveClient {
+                server_key,
+                public,
+                secret,
+            } => s
+                .set_curve_client(&key(server_key)?, &key(public)?, &key(secret)?)
+                .map_err(|e| e.context("CURVE client options")),
         }
     }
 }
@@ -195,6 +329,17 @@ pub trait Sock: Send + 'static {
     fn set_linger(&mut self, ms: i32) -> BResult<()>;
     /// SUB: subscribe to everything.
     fn subscribe_all(&mut self) -> BResult<()>;
+    /// Makes this socket a CURVE server with the given long-term key pair
+    /// (unsupported where the implementation has no CURVE).
+    fn set_curve_server(&mut self, public: &[u8; 32], secret: &[u8; 32]) -> BResult<()>;
+    /// Makes this socket a CURVE client of the server whose public key is
+    /// `server`, with its own key pair.
+    fn set_curve_client(
+        &mut self,
+        server: &[u8; 32],
+        public: &[u8; 32],
+        secret: &[u8; 32],
+    ) -> BResult<()>;
 
     /// Sends a prepared single-frame message.
     fn send(&mut self, out: &Self::Out) -> BResult<()>;
@@ -223,5 +368,81 @@ pub fn dispatch<J: Job>(imp: Impl, job: J) -> J::Output {
         Impl::Ferromq => job.run::<Ferro>(),
         Impl::Libzmq => job.run::<Libzmq>(),
         Impl::Zmqrs => job.run::<Zmqrs>(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curve_sides_pair_up() {
+        let keys = CurveKeys::generate();
+        let (server, client) = Mechanism::Curve.sides(&keys);
+        let (
+            Security::CurveServer { public, secret },
+            Security::CurveClient {
+                server_key,
+                public: client_public,
+                secret: client_secret,
+            },
+        ) = (&server, &client)
+        else {
+            panic!("CURVE sides are {server:?} / {client:?}");
+        };
+        // The client trusts exactly the server's public key, and each side
+        // has a pair of its own.
+        assert_eq!(server_key, public);
+        assert_ne!(client_public, public);
+        assert_ne!(client_secret, secret);
+        for k in [public, secret, client_public, client_secret] {
+            assert_eq!(key(k).map(|b| b.len()).ok(), Some(32), "{k}");
+        }
+        // The server's public key is the one of its secret key.
+        assert_eq!(
+            ferromq::curve_public(&key(secret).unwrap()),
+            key(public).unwrap()
+        );
+        assert_eq!(
+            Mechanism::Null.sides(&keys),
+            (Security::Null, Security::Null)
+        );
+    }
+
+    #[test]
+    fn keys_are_fresh_per_run() {
+        assert_ne!(CurveKeys::generate(), CurveKeys::generate());
+    }
+
+    #[test]
+    fn security_travels_in_json() {
+        let keys = CurveKeys::generate();
+        for sec in [Security::Null, keys.server(), keys.client()] {
+            let text = serde_json::to_string(&sec).unwrap();
+            assert_eq!(serde_json::from_str::<Security>(&text).unwrap(), sec);
+        }
+        assert!(serde_json::to_string(&keys.client())
+            .unwrap()
+            .contains(r#""mechanism":"curve_client""#));
+    }
+
+    #[test]
+    fn bad_keys_are_errors() {
+        assert!(key("short").is_err());
+        assert!(key(&"~".repeat(40)).is_err());
+        assert!(key(&CurveKeys::generate().server_public).is_ok());
+    }
+
+    #[test]
+    fn curve_needs_a_handshake() {
+        assert!(Mechanism::Curve.supports(Transport::Tcp));
+        assert!(Mechanism::Curve.supports(Transport::Ipc));
+        assert!(!Mechanism::Curve.supports(Transport::Inproc));
+        assert!(Mechanism::Null.supports(Transport::Inproc));
+        assert_eq!(Mechanism::default(), Mechanism::Null);
+        assert_eq!(
+            serde_json::to_string(&Mechanism::Curve).unwrap(),
+            r#""curve""#
+        );
     }
 }

@@ -224,6 +224,23 @@ impl Sock for ZmqrsSocket {
         }
     }
 
+    fn set_curve_server(&mut self, _public: &[u8; 32], _secret: &[u8; 32]) -> BResult<()> {
+        Err(BenchError::unsupported(
+            "zmq.rs: no CURVE (only the NULL mechanism)",
+        ))
+    }
+
+    fn set_curve_client(
+        &mut self,
+        _server: &[u8; 32],
+        _public: &[u8; 32],
+        _secret: &[u8; 32],
+    ) -> BResult<()> {
+        Err(BenchError::unsupported(
+            "zmq.rs: no CURVE (only the NULL mechanism)",
+        ))
+    }
+
     #[inline]
     fn send(&mut self, out: &Bytes) -> BResult<()> {
         self.send_msg(ZmqMessage::from(out.clone()))

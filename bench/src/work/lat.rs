@@ -1,6 +1,6 @@
 //! Latency, REQ <-> REP: every round trip is timed on the REQ side.
 
-use crate::backend::{BResult, Backend, BenchError, ErrorClass, Kind, Sock};
+use crate::backend::{BResult, Backend, BenchError, ErrorClass, Kind, Security, Sock};
 use crate::child::{emit, emit_result, Control, Event};
 use crate::stats::LatencyStats;
 use crate::work::{payload, RECV_TIMEOUT_MS};
@@ -84,10 +84,12 @@ fn ask<S: Sock>(s: &mut S, size: usize, warmup: u64, count: u64, max_s: f64) -> 
     Ok(LatResult { stats, elapsed_s })
 }
 
-/// REP side: bind, report the endpoint, echo until told to stop.
-pub fn rep<B: Backend>(endpoint: &str, c: &Control) -> BResult<()> {
+/// REP side: bind (as the CURVE server, if `sec` says so), report the
+/// endpoint, echo until told to stop.
+pub fn rep<B: Backend>(endpoint: &str, sec: &Security, c: &Control) -> BResult<()> {
     let ctx = B::context()?;
     let mut s = B::socket(&ctx, Kind::Rep)?;
+    sec.apply(&mut s)?;
     let ep = s.bind(endpoint).map_err(|e| e.context("bind"))?;
     emit(&Event::Ready { endpoint: Some(ep) });
     let answered = answer(&mut s, || {
@@ -98,16 +100,19 @@ pub fn rep<B: Backend>(endpoint: &str, c: &Control) -> BResult<()> {
     Ok(())
 }
 
-/// REQ side: connect, time the round trips.
+/// REQ side: connect (as the CURVE client, if `sec` says so), time the
+/// round trips. The warm-up absorbs the handshake.
 pub fn req<B: Backend>(
     endpoint: &str,
     size: usize,
     warmup: u64,
     count: u64,
     max_s: f64,
+    sec: &Security,
 ) -> BResult<()> {
     let ctx = B::context()?;
     let mut s = B::socket(&ctx, Kind::Req)?;
+    sec.apply(&mut s)?;
     s.set_recv_timeout(RECV_TIMEOUT_MS)?;
     s.connect(endpoint).map_err(|e| e.context("connect"))?;
     let r = ask(&mut s, size, warmup, count, max_s)?;

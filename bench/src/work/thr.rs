@@ -1,7 +1,7 @@
 //! Throughput, PUSH -> PULL, measured on the receiving side from the first
 //! message to the last (as libzmq's local_thr does).
 
-use crate::backend::{BResult, Backend, BenchError, Kind, Sock};
+use crate::backend::{BResult, Backend, BenchError, Kind, Security, Sock};
 use crate::child::{emit, emit_result, Control, Event};
 use crate::work::{payload, RECV_TIMEOUT_MS};
 use serde::{Deserialize, Serialize};
@@ -73,11 +73,19 @@ fn send_all<S: Sock>(s: &mut S, size: usize, count: u64) -> BResult<SendResult> 
     })
 }
 
-/// PULL side: bind, report the endpoint, receive and time.
-pub fn recv<B: Backend>(endpoint: &str, size: usize, count: u64, _c: &Control) -> BResult<()> {
+/// PULL side: bind (as the CURVE server, if `sec` says so), report the
+/// endpoint, receive and time.
+pub fn recv<B: Backend>(
+    endpoint: &str,
+    size: usize,
+    count: u64,
+    sec: &Security,
+    _c: &Control,
+) -> BResult<()> {
     let ctx = B::context()?;
     let mut s = B::socket(&ctx, Kind::Pull)?;
     s.set_recv_timeout(RECV_TIMEOUT_MS)?;
+    sec.apply(&mut s)?;
     let ep = s.bind(endpoint).map_err(|e| e.context("bind"))?;
     emit(&Event::Ready { endpoint: Some(ep) });
     let r = receive_timed(&mut s, size, count)?;
@@ -85,11 +93,19 @@ pub fn recv<B: Backend>(endpoint: &str, size: usize, count: u64, _c: &Control) -
     Ok(())
 }
 
-/// PUSH side: connect and send; stay until the parent says the run is
-/// over, so that no implementation's close/linger behaviour matters.
-pub fn send<B: Backend>(endpoint: &str, size: usize, count: u64, c: &Control) -> BResult<()> {
+/// PUSH side: connect (as the CURVE client, if `sec` says so) and send;
+/// stay until the parent says the run is over, so that no
+/// implementation's close/linger behaviour matters.
+pub fn send<B: Backend>(
+    endpoint: &str,
+    size: usize,
+    count: u64,
+    sec: &Security,
+    c: &Control,
+) -> BResult<()> {
     let ctx = B::context()?;
     let mut s = B::socket(&ctx, Kind::Push)?;
+    sec.apply(&mut s)?;
     s.connect(endpoint).map_err(|e| e.context("connect"))?;
     let r = send_all(&mut s, size, count)?;
     emit_result(&r);
