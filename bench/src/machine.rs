@@ -152,13 +152,6 @@ mod tests {
     }
 
     #[test]
-    fn linked_libzmq_has_curve() {
-        // The bench's zmq-sys (bench/zmq-sys) builds libzmq with libsodium:
-        // without it every CURVE row's libzmq side would be n/a.
-        assert!(crate::backend::libzmq_has_curve());
-    }
-
-    #[test]
     fn fd_limit_is_read() {
         assert!(super::fd_limit().is_some_and(|s| s.contains(" / ")));
     }

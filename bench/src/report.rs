@@ -369,7 +369,7 @@ fn with_mechanism(mech: Mechanism) -> String {
 fn mechanism_note(mech: Mechanism) -> &'static str {
     match mech {
         Mechanism::Null => "",
-        Mechanism::Curve => "Both sides CURVE: the binding side (PULL, REP) is the server, the connecting side the client, with key pairs made once per bench run; libzmq's CURVE is its own on libsodium; zmq.rs has no CURVE. The handshake is outside the timed part. ",
+        Mechanism::Curve => "Both sides CURVE: the binding side (PULL, REP) is the server, the connecting side the client, with key pairs made once per bench run; libzmq's side needs a libzmq built with CURVE (the zmq crate's vendored one has none: n/a); zmq.rs has no CURVE. The handshake is outside the timed part. ",
     }
 }
 
