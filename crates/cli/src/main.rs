@@ -298,7 +298,13 @@ fn main() -> ExitCode {
         Cmd::Recv(args) => ("recv", run_recv(args)),
         Cmd::Keygen(args) => (
             "keygen",
-            security::keygen(args).map(|text| println!("{text}")),
+            security::keygen(args).and_then(|text| {
+                // Not println!: it panics when stdout is closed (`| head -1`).
+                let mut out = io::stdout().lock();
+                writeln!(out, "{text}")
+                    .and_then(|()| out.flush())
+                    .map_err(|e| format!("writing to stdout: {e}"))
+            }),
         ),
     };
     match result {
