@@ -72,9 +72,16 @@ class FerroPeer:
         conflate: bool = False,
         sndhwm: int | None = None,
         rcvhwm: int | None = None,
+        monitor: bool = False,
+        extra_args=(),
     ):
+        """`monitor` starts the socket's monitor before any bind or connect
+        (read it with next_event/wait_event); `extra_args` are more command
+        line options (security: --curve-server, --auth-plain U:P, ...)."""
         self.socket_type = socket_type
         args = [binary, "peer", "--type", socket_type]
+        if monitor:
+            args.append("--monitor")
         for ep in bind:
             args += ["--bind", ep]
         for ep in connect:
@@ -94,6 +101,7 @@ class FerroPeer:
             args.append(f"--sndhwm={sndhwm}")
         if rcvhwm is not None:
             args.append(f"--rcvhwm={rcvhwm}")
+        args += [str(a) for a in extra_args]
         self.args = args
         self.proc = subprocess.Popen(
             args,
@@ -183,6 +191,50 @@ class FerroPeer:
             if e.kind == "EAGAIN":
                 return None
             raise
+
+    def recv_props(self, timeout: float = TIMEOUT) -> tuple[list[bytes], dict[str, bytes]]:
+        """Receives one message and the properties of its first frame
+        (User-Id, Socket-Type, Peer-Address, ...); FerroError(EAGAIN) on
+        timeout."""
+        reply = self.command(f"recvprops {int(timeout * 1000)}", timeout=timeout + TIMEOUT)
+        head, _, props = reply.partition(" props")
+        kind, *parts = head.split(" ")
+        assert kind == "msg", reply
+        properties = {}
+        for item in props.split():
+            name, _, value = item.partition("=")
+            properties[name] = unhexpart(value)
+        return [unhexpart(p) for p in parts], properties
+
+    def next_event(self, timeout: float = TIMEOUT) -> tuple[str, int, str] | None:
+        """The next monitor event as (NAME, value, endpoint), or None when
+        none came in time (the peer must have been started with monitor)."""
+        try:
+            reply = self.command(f"event {int(timeout * 1000)}", timeout=timeout + TIMEOUT)
+        except FerroError as e:
+            if e.kind == "EAGAIN":
+                return None
+            raise
+        _, name, value, endpoint = reply.split(" ", 3)
+        return name, int(value), endpoint
+
+    def wait_event(self, names, timeout: float = TIMEOUT) -> tuple[str, int, str]:
+        """Skips monitor events until one named in `names` comes; fails
+        the test if none does within `timeout`."""
+        deadline = time.monotonic() + timeout
+        seen = []
+        while (left := deadline - time.monotonic()) > 0:
+            ev = self.next_event(left)
+            if ev is None:
+                break
+            if ev[0] in names:
+                return ev
+            seen.append(ev[0])
+        pytest.fail(
+            f"{self._describe()}: none of {sorted(names)} within {timeout:.0f} s "
+            f"(saw {seen})",
+            pytrace=False,
+        )
 
     def send_seq(self, count: int, first: int = 0, size: int = 0, timeout: float = TIMEOUT) -> None:
         """Sends `count` one-part messages whose bodies are the decimal

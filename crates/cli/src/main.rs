@@ -4,6 +4,7 @@
 mod hex;
 mod peer;
 mod proxy;
+mod security;
 mod seq;
 
 use clap::{Args, Parser, Subcommand};
@@ -26,9 +27,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// One socket driven by commands on stdin, one reply line per command
-    /// on stdout (`send <hex>...`, `recv [ms]`, `endpoint`, `events`, `sub <hex>`,
-    /// `unsub <hex>`, `bind EP`, `connect EP`, `quit`; `help` lists them).
-    Peer(SocketArgs),
+    /// on stdout (`send <hex>...`, `recv [ms]`, `recvprops [ms]`, `endpoint`,
+    /// `events`, `event [ms]`, `sub <hex>`, `unsub <hex>`, `bind EP`,
+    /// `connect EP`, `quit`; `help` lists them).
+    Peer(peer::Args),
     /// Send one message (each PART is a frame), then exit. A REQ socket
     /// waits for the reply and prints it.
     Send(SendArgs),
@@ -46,6 +48,9 @@ enum Cmd {
     /// a backend socket, with optional capture and control sockets; prints
     /// `ready frontend=EP backend=EP ...` once listening.
     Proxy(proxy::Args),
+    /// Print a new CURVE key pair in Z85: a `public KEY` and a `secret KEY`
+    /// line (with --public-of SECRET: the public key of that secret).
+    Keygen(security::KeygenArgs),
 }
 
 /// How to make the socket: the options common to every subcommand.
@@ -89,6 +94,8 @@ pub struct SocketArgs {
     /// RCVHWM: most messages queued per peer on receipt (0: no limit).
     #[arg(long, value_name = "N")]
     rcvhwm: Option<i32>,
+    #[command(flatten)]
+    security: security::SecurityArgs,
 }
 
 #[derive(Args)]
@@ -135,6 +142,22 @@ fn parse_type(s: &str) -> Result<SocketType, String> {
 impl SocketArgs {
     /// Creates the socket, sets its options, then binds and connects.
     pub fn open(&self, ctx: &Context) -> Result<Socket, String> {
+        let socket = self.create(ctx)?;
+        self.attach(&socket)?;
+        Ok(socket)
+    }
+
+    /// Starts the authenticator the `--auth-*` flags ask for, if any: call
+    /// it before `open`, and keep the result until the socket is closed.
+    pub fn start_authenticator(
+        &self,
+        ctx: &Context,
+    ) -> Result<Option<ferromq::auth::Authenticator>, String> {
+        self.security.start_authenticator(ctx)
+    }
+
+    /// Creates the socket and sets its options (no bind or connect yet).
+    pub fn create(&self, ctx: &Context) -> Result<Socket, String> {
         let t = self.socket_type;
         let socket = ctx
             .socket(t)
@@ -169,6 +192,14 @@ impl SocketArgs {
         for topic in &self.subscribe {
             set("--subscribe", socket.set_subscribe(topic.as_bytes()))?;
         }
+        self.security
+            .apply(&socket)
+            .map_err(|e| format!("{e} on the {t} socket"))?;
+        Ok(socket)
+    }
+
+    /// Binds and connects the socket to the endpoints given.
+    pub fn attach(&self, socket: &Socket) -> Result<(), String> {
         for ep in &self.bind {
             socket
                 .bind(ep)
@@ -179,7 +210,7 @@ impl SocketArgs {
                 .connect(ep)
                 .map_err(|e| format!("cannot connect to {ep}: {e}"))?;
         }
-        Ok(socket)
+        Ok(())
     }
 }
 
@@ -206,6 +237,7 @@ fn run_send(args: &SendArgs) -> Result<(), String> {
         args.parts.iter().map(|p| p.as_bytes().to_vec()).collect()
     };
     let ctx = Context::new();
+    let _auth = args.socket.start_authenticator(&ctx)?;
     let socket = args.socket.open(&ctx)?;
     if args.socket.linger.is_none() {
         // Do not hang forever at exit when nobody takes the message.
@@ -228,6 +260,7 @@ fn run_send(args: &SendArgs) -> Result<(), String> {
 
 fn run_recv(args: &RecvArgs) -> Result<(), String> {
     let ctx = Context::new();
+    let _auth = args.socket.start_authenticator(&ctx)?;
     let socket = args.socket.open(&ctx)?;
     socket
         .set_rcvtimeo(args.timeout.max(-1))
@@ -263,6 +296,16 @@ fn main() -> ExitCode {
         Cmd::Proxy(args) => return proxy::run(args),
         Cmd::Send(args) => ("send", run_send(args)),
         Cmd::Recv(args) => ("recv", run_recv(args)),
+        Cmd::Keygen(args) => (
+            "keygen",
+            security::keygen(args).and_then(|text| {
+                // Not println!: it panics when stdout is closed (`| head -1`).
+                let mut out = io::stdout().lock();
+                writeln!(out, "{text}")
+                    .and_then(|()| out.flush())
+                    .map_err(|e| format!("writing to stdout: {e}"))
+            }),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,6 +10,8 @@
 //! | `send <part> <part>...` | `ok` |
 //! | `sendseq COUNT [FIRST [SIZE]]`: COUNT one-part messages whose bodies are the decimal numbers FIRST (default 0), FIRST+1, ..., each padded with `.` to SIZE bytes if shorter | `ok` once all were sent |
 //! | `recv [timeout_ms]` (none or negative: wait forever) | `msg <part> <part>...` |
+//! | `recvprops [timeout_ms]`: like `recv`, with the first frame's metadata | `msg <part>... props <Name>=<hex>...` (`props` alone when there are none; an empty value is `-`), e.g. `props Socket-Type=524551 User-Id=61646d696e` |
+//! | `event [timeout_ms]`: the next monitor event (the peer must run with `--monitor`) | `event <NAME> <value> <endpoint>` (`-` for no endpoint) |
 //! | `endpoint` | `endpoint <last_endpoint>` (`-` if none) |
 //! | `events` | `events <n>`: ZMQ_EVENTS, POLLIN 1 + POLLOUT 2; like any socket call it also lets the socket take in new connections (an idle socket does not, as in libzmq) |
 //! | `stats` | `stats sent=<n> received=<n> dropped=<n> hwm=<n> unroutable=<n> peer_gone=<n> conflated=<n> unexpected=<n>`: the socket's message counts |
@@ -21,13 +23,26 @@
 //!
 //! A failure replies `err <KIND> <message>`: KIND is the libzmq errno
 //! name (`EAGAIN` for a timeout, `EFSM`, `EHOSTUNREACH`, ...), or `EUSAGE`
-//! for a line that is not a valid command.
+//! for a line that is not a valid command (or `event` without `--monitor`).
 
 use crate::hex::{decode_part, encode_part};
 use crate::SocketArgs;
-use ferromq::{Error, ErrorKind, Socket};
+use ferromq::monitor::event;
+use ferromq::{Error, ErrorKind, Monitor, Socket};
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
+use std::time::Duration;
+
+/// Options of `ferromq peer`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Watch the socket's monitor events from before its first bind or
+    /// connect; the `event` command reads them one by one.
+    #[arg(long)]
+    monitor: bool,
+    #[command(flatten)]
+    socket: SocketArgs,
+}
 
 /// One parsed command line.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,6 +53,10 @@ pub enum Command {
     Stats,
     /// Timeout in ms; negative waits forever.
     Recv(i32),
+    /// Like `Recv`, also printing the message's properties.
+    RecvProps(i32),
+    /// The next monitor event; timeout in ms, negative waits forever.
+    Event(i32),
     Endpoint,
     Events,
     Sub(Vec<u8>),
@@ -52,7 +71,8 @@ pub enum Command {
 }
 
 const HELP: &str =
-    "send <hexpart>... | sendseq COUNT [FIRST [SIZE]] | recv [timeout_ms] | endpoint | events | stats \
+    "send <hexpart>... | sendseq COUNT [FIRST [SIZE]] | recv [timeout_ms] | recvprops [timeout_ms] \
+| endpoint | events | event [timeout_ms] | stats \
 | sub [hex] | unsub [hex] \
 | bind EP | connect EP | unbind EP | disconnect EP | ping | help | quit (empty part: -)";
 
@@ -77,6 +97,14 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         [ep] => Ok(Some(make((*ep).to_owned()))),
         _ => Err(format!("usage: {verb} ENDPOINT")),
     };
+    let timeout = |make: fn(i32) -> Command| match args.as_slice() {
+        [] => Ok(Some(make(-1))),
+        [ms] => ms
+            .parse::<i32>()
+            .map(|ms| Some(make(ms)))
+            .map_err(|_| format!("{verb}: timeout {ms:?} is not a number of milliseconds")),
+        _ => Err(format!("usage: {verb} [TIMEOUT_MS]")),
+    };
     let prefix = || match args.as_slice() {
         [] => Ok(Vec::new()),
         [hex] => decode_part(hex),
@@ -96,14 +124,9 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Some(Command::Send(parts)))
         }
-        "recv" => match args.as_slice() {
-            [] => Ok(Some(Command::Recv(-1))),
-            [ms] => ms
-                .parse::<i32>()
-                .map(|ms| Some(Command::Recv(ms)))
-                .map_err(|_| format!("recv: timeout {ms:?} is not a number of milliseconds")),
-            _ => Err("usage: recv [TIMEOUT_MS]".into()),
-        },
+        "recv" => timeout(Command::Recv),
+        "recvprops" => timeout(Command::RecvProps),
+        "event" => timeout(Command::Event),
         "sendseq" => {
             let number = |s: &str| {
                 s.parse::<u64>()
@@ -157,8 +180,68 @@ fn ok_or_err(r: ferromq::Result<()>) -> String {
     }
 }
 
-/// Runs one command (not `quit`) and returns its reply line.
-pub fn execute(socket: &Socket, cmd: Command) -> String {
+fn msg_line(parts: &[impl AsRef<[u8]>]) -> String {
+    let mut line = String::from("msg");
+    for p in parts {
+        line.push(' ');
+        line.push_str(&encode_part(p.as_ref()));
+    }
+    line
+}
+
+/// A message and the properties of its first frame (User-Id, Socket-Type,
+/// Peer-Address, ...).
+fn recv_with_props(socket: &Socket) -> ferromq::Result<String> {
+    let (first, props) = socket.recv_with_properties(0)?;
+    let mut more = first.more();
+    let mut parts = vec![first];
+    while more {
+        let part = socket.recv(0)?;
+        more = part.more();
+        parts.push(part);
+    }
+    let mut line = msg_line(&parts);
+    line.push_str(" props");
+    for (name, value) in props.iter().flat_map(|p| p.iter()) {
+        line.push_str(&format!(" {name}={}", encode_part(value)));
+    }
+    Ok(line)
+}
+
+/// The next monitor event, as `event NAME value endpoint`.
+fn next_event(monitor: Option<&Monitor>, timeout: i32) -> String {
+    let Some(monitor) = monitor else {
+        return "err EUSAGE no monitor: start the peer with --monitor".to_owned();
+    };
+    // Negative: wait forever (in long steps, since a Duration is finite).
+    let ev = if timeout < 0 {
+        loop {
+            if let Some(ev) = monitor.recv_timeout(Duration::from_secs(3600)) {
+                break Some(ev);
+            }
+        }
+    } else {
+        monitor.recv_timeout(Duration::from_millis(timeout.unsigned_abs().into()))
+    };
+    match ev {
+        Some(ev) => {
+            let ep = if ev.endpoint.is_empty() {
+                "-"
+            } else {
+                &ev.endpoint
+            };
+            let name = event::name(ev.event)
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("0x{:04x}", ev.event));
+            format!("event {name} {} {ep}", ev.value)
+        }
+        None => "err EAGAIN no monitor event in time".to_owned(),
+    }
+}
+
+/// Runs one command (not `quit`) and returns its reply line; `monitor`
+/// is the socket's monitor (with `--monitor`).
+pub fn execute(socket: &Socket, monitor: Option<&Monitor>, cmd: Command) -> String {
     match cmd {
         Command::Send(parts) => ok_or_err(socket.send_multipart(parts, 0)),
         Command::SendSeq(count, first, size) => {
@@ -193,17 +276,17 @@ pub fn execute(socket: &Socket, cmd: Command) -> String {
                 .set_rcvtimeo(timeout.max(-1))
                 .and_then(|()| socket.recv_multipart(0));
             match r {
-                Ok(parts) => {
-                    let mut line = String::from("msg");
-                    for p in &parts {
-                        line.push(' ');
-                        line.push_str(&encode_part(p));
-                    }
-                    line
-                }
+                Ok(parts) => msg_line(&parts),
                 Err(e) => err_reply(&e),
             }
         }
+        Command::RecvProps(timeout) => {
+            let r = socket
+                .set_rcvtimeo(timeout.max(-1))
+                .and_then(|()| recv_with_props(socket));
+            r.unwrap_or_else(|e| err_reply(&e))
+        }
+        Command::Event(timeout) => next_event(monitor, timeout),
         Command::Endpoint => match socket.last_endpoint() {
             Ok(ep) if ep.is_empty() => "endpoint -".to_owned(),
             Ok(ep) => format!("endpoint {ep}"),
@@ -231,11 +314,35 @@ fn write_line(out: &mut impl Write, line: &str) -> io::Result<()> {
     out.flush()
 }
 
+/// The peer's socket, with its authenticator (`--auth-*`) and monitor
+/// (`--monitor`).
+type Opened = (
+    Option<ferromq::auth::Authenticator>,
+    Socket,
+    Option<Monitor>,
+);
+
+/// The socket (its authenticator first, its monitor before any endpoint).
+fn open(ctx: &ferromq::Context, args: &Args) -> Result<Opened, String> {
+    let auth = args.socket.start_authenticator(ctx)?;
+    let socket = args.socket.create(ctx)?;
+    let monitor = if args.monitor {
+        let m = socket
+            .monitor(event::ALL)
+            .map_err(|e| format!("cannot monitor the socket: {e}"))?;
+        Some(m)
+    } else {
+        None
+    };
+    args.socket.attach(&socket)?;
+    Ok((auth, socket, monitor))
+}
+
 /// The `peer` subcommand.
-pub fn run(args: &SocketArgs) -> ExitCode {
+pub fn run(args: &Args) -> ExitCode {
     let ctx = ferromq::Context::new();
-    let socket = match args.open(&ctx) {
-        Ok(s) => s,
+    let (auth, socket, monitor) = match open(&ctx, args) {
+        Ok(opened) => opened,
         Err(msg) => {
             eprintln!("ferromq peer: {msg}");
             return ExitCode::FAILURE;
@@ -268,7 +375,7 @@ pub fn run(args: &SocketArgs) -> ExitCode {
             Ok(line) => match parse(line) {
                 Ok(None) => None,
                 Ok(Some(Command::Quit)) => break,
-                Ok(Some(cmd)) => Some(execute(&socket, cmd)),
+                Ok(Some(cmd)) => Some(execute(&socket, monitor.as_ref(), cmd)),
                 Err(msg) => Some(format!("err EUSAGE {}", one_line(&msg))),
             },
         };
@@ -281,6 +388,8 @@ pub fn run(args: &SocketArgs) -> ExitCode {
     }
     // Close (lingering per --linger), let the I/O thread finish, then say so.
     drop(socket);
+    drop(monitor);
+    drop(auth);
     drop(ctx);
     let _ = write_line(&mut out, "bye");
     ExitCode::SUCCESS
@@ -298,6 +407,12 @@ mod tests {
         );
         assert_eq!(parse("recv").unwrap(), Some(Command::Recv(-1)));
         assert_eq!(parse("recv 250").unwrap(), Some(Command::Recv(250)));
+        assert_eq!(parse("recvprops").unwrap(), Some(Command::RecvProps(-1)));
+        assert_eq!(
+            parse("recvprops 100").unwrap(),
+            Some(Command::RecvProps(100))
+        );
+        assert_eq!(parse("event 5").unwrap(), Some(Command::Event(5)));
         assert_eq!(parse("events").unwrap(), Some(Command::Events));
         assert_eq!(parse("stats").unwrap(), Some(Command::Stats));
         assert_eq!(parse("sendseq 5").unwrap(), Some(Command::SendSeq(5, 0, 0)));
@@ -328,6 +443,8 @@ mod tests {
             "send zz",
             "recv soon",
             "recv 1 2",
+            "recvprops x",
+            "event 1 2",
             "bind",
             "bind a b",
             "endpoint x",
@@ -354,20 +471,25 @@ mod tests {
     fn push_pull_through_execute() {
         let ctx = ferromq::Context::new();
         let pull = ctx.socket(ferromq::SocketType::Pull).unwrap();
-        assert_eq!(execute(&pull, Command::Endpoint), "endpoint -");
+        assert_eq!(execute(&pull, None, Command::Endpoint), "endpoint -");
         assert_eq!(
-            execute(&pull, Command::Bind("tcp://127.0.0.1:*".into())),
+            execute(&pull, None, Command::Bind("tcp://127.0.0.1:*".into())),
             "ok"
         );
         let ep = pull.last_endpoint().unwrap();
         let push = ctx.socket(ferromq::SocketType::Push).unwrap();
-        assert_eq!(execute(&push, Command::Connect(ep)), "ok");
+        assert_eq!(execute(&push, None, Command::Connect(ep)), "ok");
         let cmd = parse("send 68656c6c6f - 00ff").unwrap().unwrap();
-        assert_eq!(execute(&push, cmd), "ok");
-        assert_eq!(execute(&pull, Command::Recv(5000)), "msg 68656c6c6f - 00ff");
-        assert_eq!(execute(&pull, Command::Events), "events 0");
-        assert!(execute(&pull, Command::Recv(10)).starts_with("err EAGAIN "));
-        assert!(execute(&pull, Command::Bind("tcp://nowhere".into())).starts_with("err EINVAL "));
+        assert_eq!(execute(&push, None, cmd), "ok");
+        assert_eq!(
+            execute(&pull, None, Command::Recv(5000)),
+            "msg 68656c6c6f - 00ff"
+        );
+        assert_eq!(execute(&pull, None, Command::Events), "events 0");
+        assert!(execute(&pull, None, Command::Recv(10)).starts_with("err EAGAIN "));
+        assert!(
+            execute(&pull, None, Command::Bind("tcp://nowhere".into())).starts_with("err EINVAL ")
+        );
     }
 
     #[test]
@@ -377,17 +499,54 @@ mod tests {
         pull.bind("inproc://peer-sendseq").unwrap();
         let push = ctx.socket(ferromq::SocketType::Push).unwrap();
         push.connect("inproc://peer-sendseq").unwrap();
-        assert_eq!(execute(&push, Command::SendSeq(2, 9, 0)), "ok");
-        assert_eq!(execute(&push, Command::SendSeq(1, 11, 4)), "ok");
+        assert_eq!(execute(&push, None, Command::SendSeq(2, 9, 0)), "ok");
+        assert_eq!(execute(&push, None, Command::SendSeq(1, 11, 4)), "ok");
         for body in ["9", "10", "11.."] {
             let hex = encode_part(body.as_bytes());
-            assert_eq!(execute(&pull, Command::Recv(5000)), format!("msg {hex}"));
+            assert_eq!(
+                execute(&pull, None, Command::Recv(5000)),
+                format!("msg {hex}")
+            );
         }
         assert_eq!(
-            execute(&push, Command::Stats),
+            execute(&push, None, Command::Stats),
             "stats sent=3 received=0 dropped=0 hwm=0 unroutable=0 peer_gone=0 conflated=0 \
              unexpected=0"
         );
-        assert!(execute(&pull, Command::Stats).starts_with("stats sent=0 received=3 "));
+        assert!(execute(&pull, None, Command::Stats).starts_with("stats sent=0 received=3 "));
+    }
+
+    #[test]
+    fn recvprops_shows_the_user_id_and_event_reads_the_monitor() {
+        use ferromq::option;
+        let ctx = ferromq::Context::new();
+        let auth = ferromq::auth::Authenticator::start(&ctx).unwrap();
+        auth.configure_plain("*", [("admin".to_owned(), "secret".to_owned())].into());
+        let pull = ctx.socket(ferromq::SocketType::Pull).unwrap();
+        pull.set_option_raw(option::PLAIN_SERVER, &1i32.to_ne_bytes())
+            .unwrap();
+        let monitor = pull.monitor(event::ALL).unwrap();
+        pull.bind("tcp://127.0.0.1:*").unwrap();
+        assert!(
+            execute(&pull, Some(&monitor), Command::Event(5000)).starts_with("event LISTENING ")
+        );
+        let push = ctx.socket(ferromq::SocketType::Push).unwrap();
+        push.set_option_raw(option::PLAIN_USERNAME, b"admin")
+            .unwrap();
+        push.set_option_raw(option::PLAIN_PASSWORD, b"secret")
+            .unwrap();
+        push.connect(&pull.last_endpoint().unwrap()).unwrap();
+        push.send_multipart([&b"hi"[..], b""], 0).unwrap();
+        let line = execute(&pull, Some(&monitor), Command::RecvProps(5000));
+        let (msg, props) = line.split_once(" props").unwrap();
+        assert_eq!(msg, "msg 6869 -");
+        let props: Vec<&str> = props.split_whitespace().collect();
+        assert!(props.contains(&"User-Id=61646d696e"), "{line}");
+        assert!(props.contains(&"Socket-Type=50555348"), "{line}");
+        assert_eq!(
+            execute(&push, None, Command::Event(0)),
+            "err EUSAGE no monitor: start the peer with --monitor"
+        );
+        assert!(execute(&pull, None, Command::RecvProps(10)).starts_with("err EAGAIN "));
     }
 }

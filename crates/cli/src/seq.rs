@@ -197,6 +197,7 @@ fn stats_line(socket: &Socket) -> String {
 fn send(args: &SendArgs) -> Result<(), String> {
     exit_when_stdin_closes();
     let ctx = Context::new();
+    let _auth = args.socket.start_authenticator(&ctx)?;
     let socket = open(&ctx, &args.socket, &args.tuning)?;
     let prefixes: Vec<&str> = args.prefix.split(',').collect();
     let pause = Duration::from_micros(args.interval_us);
@@ -220,6 +221,7 @@ fn send(args: &SendArgs) -> Result<(), String> {
 fn recv(args: &RecvArgs) -> Result<(), String> {
     exit_when_stdin_closes();
     let ctx = Context::new();
+    let _auth = args.socket.start_authenticator(&ctx)?;
     let socket = open(&ctx, &args.socket, &args.tuning)?;
     let mut got = 0u64;
     while args.count == 0 || got < args.count {
