@@ -12,7 +12,13 @@
 //! taken), and dropping a `send` future either sent the whole multipart
 //! message or none of it: the frames of one message are all handed to the
 //! socket in the same `poll` (after its first frame is accepted the rest
-//! never block: frames travel whole).
+//! never block: frames travel whole). Through the `Sink`, a message
+//! handed over (`start_send`) is the socket's: if the future that handed it
+//! over (`SinkExt::send`) is dropped before it was flushed, it is sent
+//! whole by the next `poll_ready` or `poll_flush`, never partly or twice.
+//! The single-frame [`send`](AsyncSocket::send) is all-or-nothing per
+//! frame; a message built from several of them is only as whole as the
+//! caller makes it.
 //!
 //! ```
 //! use ferromq::{AsyncSocket, Context, SocketType};
