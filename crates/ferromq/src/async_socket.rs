@@ -1,54 +1,5 @@
-//! `AsyncSocket`: a [`Socket`] used with `.await`, from any runtime.
-//!
-//! No runtime is involved: the socket's mailbox (the thing a blocked
-//! `recv` sleeps on) wakes the task's `Waker` directly, so there is no
-//! poll loop and no helper thread. Each operation tries the socket without
-//! blocking; when it would block, the task's waker is registered and the
-//! operation is tried once more before returning `Pending`, so no wake-up
-//! is lost in between.
-//!
-//! Cancellation: every operation completes within one `poll`, or does
-//! nothing. Dropping a `recv` future never loses a message (none was
-//! taken), and dropping a `send` future either sent the whole multipart
-//! message or none of it: the frames of one message are all handed to the
-//! socket in the same `poll` (after its first frame is accepted the rest
-//! never block: frames travel whole). Through the `Sink`, a message
-//! handed over (`start_send`) is the socket's: if the future that handed it
-//! over (`SinkExt::send`) is dropped before it was flushed, it is sent
-//! whole by the next `poll_ready` or `poll_flush`, never partly or twice.
-//! The single-frame [`send`](AsyncSocket::send) is all-or-nothing per
-//! frame; a message built from several of them is only as whole as the
-//! caller makes it.
-//!
-//! ```
-//! use ferromq::{AsyncSocket, Context, SocketType};
-//! # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-//! #     // A minimal executor for the example; use tokio, smol, ...
-//! #     use std::task::{Context as Cx, Poll, Wake, Waker};
-//! #     struct Unpark(std::thread::Thread);
-//! #     impl Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-//! #     let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-//! #     let mut f = std::pin::pin!(f);
-//! #     loop {
-//! #         if let Poll::Ready(v) = f.as_mut().poll(&mut Cx::from_waker(&waker)) { return v; }
-//! #         std::thread::park();
-//! #     }
-//! # }
-//! let ctx = Context::new();
-//! let mut server = AsyncSocket::new(ctx.socket(SocketType::Rep)?);
-//! server.get_ref().bind("inproc://async-doc")?;
-//! let mut client = AsyncSocket::new(ctx.socket(SocketType::Req)?);
-//! client.get_ref().connect("inproc://async-doc")?;
-//! block_on(async {
-//!     client.send_multipart(["Hello"]).await?;
-//!     let request = server.recv_multipart().await?;
-//!     assert_eq!(&request[0][..], b"Hello");
-//!     server.send_multipart(["World"]).await?;
-//!     assert_eq!(&client.recv().await?[..], b"World");
-//!     Ok::<(), ferromq::Error>(())
-//! })?;
-//! # Ok::<(), ferromq::Error>(())
-//! ```
+//! `AsyncSocket`: a [`Socket`] used with `.await`, from any runtime (the
+//! documentation is on [`AsyncSocket`], which the crate exports).
 
 use crate::error::{ErrorKind, Result};
 use crate::pipe::{Wake, Waker};
@@ -97,11 +48,61 @@ impl Wake for TaskSlot {
 }
 
 /// A [`Socket`] with async operations, and a `Stream` of messages and a
-/// `Sink` of messages (see the [module docs](self) for how it waits and
-/// what cancelling does). It is `Send`: it may move between tasks and
-/// threads; one task uses it at a time, as a `Socket`, except that the
-/// `Stream` and `Sink` halves of a split one (`StreamExt::split`) may wait
-/// in two tasks, one receiving and one sending.
+/// `Sink` of messages, usable from any runtime. It is `Send`: it may move
+/// between tasks and threads; one task uses it at a time, as a `Socket`,
+/// except that the `Stream` and `Sink` halves of a split one
+/// (`StreamExt::split`) may wait in two tasks, one receiving and one
+/// sending.
+///
+/// No runtime is involved: the socket's mailbox (the thing a blocked
+/// `recv` sleeps on) wakes the task's `Waker` directly, so there is no
+/// poll loop and no helper thread. Each operation tries the socket without
+/// blocking; when it would block, the task's waker is registered and the
+/// operation is tried once more before returning `Pending`, so no wake-up
+/// is lost in between.
+///
+/// Cancellation: every operation completes within one `poll`, or does
+/// nothing. Dropping a `recv` future never loses a message (none was
+/// taken), and dropping a `send` future either sent the whole multipart
+/// message or none of it: the frames of one message are all handed to the
+/// socket in the same `poll` (after its first frame is accepted the rest
+/// never block: frames travel whole). Through the `Sink`, a message
+/// handed over (`start_send`) is the socket's: if the future that handed it
+/// over (`SinkExt::send`) is dropped before it was flushed, it is sent
+/// whole by the next `poll_ready` or `poll_flush`, never partly or twice.
+/// The single-frame [`send`](AsyncSocket::send) is all-or-nothing per
+/// frame; a message built from several of them is only as whole as the
+/// caller makes it.
+///
+/// ```
+/// use ferromq::{AsyncSocket, Context, SocketType};
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     // A minimal executor for the example; use tokio, smol, ...
+/// #     use std::task::{Context as Cx, Poll, Wake, Waker};
+/// #     struct Unpark(std::thread::Thread);
+/// #     impl Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+/// #     let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop {
+/// #         if let Poll::Ready(v) = f.as_mut().poll(&mut Cx::from_waker(&waker)) { return v; }
+/// #         std::thread::park();
+/// #     }
+/// # }
+/// let ctx = Context::new();
+/// let mut server = AsyncSocket::new(ctx.socket(SocketType::Rep)?);
+/// server.get_ref().bind("inproc://async-doc")?;
+/// let mut client = AsyncSocket::new(ctx.socket(SocketType::Req)?);
+/// client.get_ref().connect("inproc://async-doc")?;
+/// block_on(async {
+///     client.send_multipart(["Hello"]).await?;
+///     let request = server.recv_multipart().await?;
+///     assert_eq!(&request[0][..], b"Hello");
+///     server.send_multipart(["World"]).await?;
+///     assert_eq!(&client.recv().await?[..], b"World");
+///     Ok::<(), ferromq::Error>(())
+/// })?;
+/// # Ok::<(), ferromq::Error>(())
+/// ```
 pub struct AsyncSocket {
     /// Always Some; None only inside `into_inner`.
     socket: Option<Socket>,
