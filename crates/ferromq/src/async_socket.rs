@@ -1,48 +1,5 @@
-//! `AsyncSocket`: a [`Socket`] used with `.await`, from any runtime.
-//!
-//! No runtime is involved: the socket's mailbox (the thing a blocked
-//! `recv` sleeps on) wakes the task's `Waker` directly, so there is no
-//! poll loop and no helper thread. Each operation tries the socket without
-//! blocking; when it would block, the task's waker is registered and the
-//! operation is tried once more before returning `Pending`, so no wake-up
-//! is lost in between.
-//!
-//! Cancellation: every operation completes within one `poll`, or does
-//! nothing. Dropping a `recv` future never loses a message (none was
-//! taken), and dropping a `send` future either sent the whole multipart
-//! message or none of it: the frames of one message are all handed to the
-//! socket in the same `poll` (after its first frame is accepted the rest
-//! never block: frames travel whole).
-//!
-//! ```
-//! use ferromq::{AsyncSocket, Context, SocketType};
-//! # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-//! #     // A minimal executor for the example; use tokio, smol, ...
-//! #     use std::task::{Context as Cx, Poll, Wake, Waker};
-//! #     struct Unpark(std::thread::Thread);
-//! #     impl Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-//! #     let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-//! #     let mut f = std::pin::pin!(f);
-//! #     loop {
-//! #         if let Poll::Ready(v) = f.as_mut().poll(&mut Cx::from_waker(&waker)) { return v; }
-//! #         std::thread::park();
-//! #     }
-//! # }
-//! let ctx = Context::new();
-//! let mut server = AsyncSocket::new(ctx.socket(SocketType::Rep)?);
-//! server.get_ref().bind("inproc://async-doc")?;
-//! let mut client = AsyncSocket::new(ctx.socket(SocketType::Req)?);
-//! client.get_ref().connect("inproc://async-doc")?;
-//! block_on(async {
-//!     client.send_multipart(["Hello"]).await?;
-//!     let request = server.recv_multipart().await?;
-//!     assert_eq!(&request[0][..], b"Hello");
-//!     server.send_multipart(["World"]).await?;
-//!     assert_eq!(&client.recv().await?[..], b"World");
-//!     Ok::<(), ferromq::Error>(())
-//! })?;
-//! # Ok::<(), ferromq::Error>(())
-//! ```
+//! `AsyncSocket`: a [`Socket`] used with `.await`, from any runtime (the
+//! documentation is on [`AsyncSocket`], which the crate exports).
 
 use crate::error::{ErrorKind, Result};
 use crate::pipe::{Wake, Waker};
@@ -52,35 +9,100 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 
-/// The task waiting on a socket, woken by the socket's mailbox.
+/// The tasks waiting on a socket, woken by the socket's mailbox: one
+/// waiting to receive and one waiting to send. They are kept apart
+/// because they can be two tasks (a `Stream` and a `Sink` half of one
+/// socket, split): with one slot, the second to wait would replace the
+/// first, which then never wakes.
 #[derive(Default)]
 struct TaskSlot {
-    waker: Mutex<Option<std::task::Waker>>,
+    wakers: Mutex<[Option<std::task::Waker>; 2]>,
+}
+
+/// Which of a [`TaskSlot`]'s two wakers an operation waits with.
+#[derive(Clone, Copy)]
+enum Dir {
+    Recv = 0,
+    Send = 1,
 }
 
 impl TaskSlot {
-    fn set(&self, waker: &std::task::Waker) {
-        let mut slot = self.waker.lock().unwrap_or_else(|e| e.into_inner());
-        match &*slot {
+    fn set(&self, dir: Dir, waker: &std::task::Waker) {
+        let mut wakers = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        match &wakers[dir as usize] {
             Some(w) if w.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
+            _ => wakers[dir as usize] = Some(waker.clone()),
         }
     }
 }
 
 impl Wake for TaskSlot {
+    /// Wakes both: any change in the socket may let either side go on.
     fn wake(&self) {
-        let waker = self.waker.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(w) = waker {
+        let [recv, send] =
+            std::mem::take(&mut *self.wakers.lock().unwrap_or_else(|e| e.into_inner()));
+        for w in [recv, send].into_iter().flatten() {
             w.wake();
         }
     }
 }
 
 /// A [`Socket`] with async operations, and a `Stream` of messages and a
-/// `Sink` of messages (see the [module docs](self) for how it waits and
-/// what cancelling does). It is `Send`: it may move between tasks and
-/// threads; one task uses it at a time, as a `Socket`.
+/// `Sink` of messages, usable from any runtime. It is `Send`: it may move
+/// between tasks and threads; one task uses it at a time, as a `Socket`,
+/// except that the `Stream` and `Sink` halves of a split one
+/// (`StreamExt::split`) may wait in two tasks, one receiving and one
+/// sending.
+///
+/// No runtime is involved: the socket's mailbox (the thing a blocked
+/// `recv` sleeps on) wakes the task's `Waker` directly, so there is no
+/// poll loop and no helper thread. Each operation tries the socket without
+/// blocking; when it would block, the task's waker is registered and the
+/// operation is tried once more before returning `Pending`, so no wake-up
+/// is lost in between.
+///
+/// Cancellation: every operation completes within one `poll`, or does
+/// nothing. Dropping a `recv` future never loses a message (none was
+/// taken), and dropping a `send` future either sent the whole multipart
+/// message or none of it: the frames of one message are all handed to the
+/// socket in the same `poll` (after its first frame is accepted the rest
+/// never block: frames travel whole). Through the `Sink`, a message
+/// handed over (`start_send`) is the socket's: if the future that handed it
+/// over (`SinkExt::send`) is dropped before it was flushed, it is sent
+/// whole by the next `poll_ready` or `poll_flush`, never partly or twice.
+/// The single-frame [`send`](AsyncSocket::send) is all-or-nothing per
+/// frame; a message built from several of them is only as whole as the
+/// caller makes it.
+///
+/// ```
+/// use ferromq::{AsyncSocket, Context, SocketType};
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     // A minimal executor for the example; use tokio, smol, ...
+/// #     use std::task::{Context as Cx, Poll, Wake, Waker};
+/// #     struct Unpark(std::thread::Thread);
+/// #     impl Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+/// #     let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop {
+/// #         if let Poll::Ready(v) = f.as_mut().poll(&mut Cx::from_waker(&waker)) { return v; }
+/// #         std::thread::park();
+/// #     }
+/// # }
+/// let ctx = Context::new();
+/// let mut server = AsyncSocket::new(ctx.socket(SocketType::Rep)?);
+/// server.get_ref().bind("inproc://async-doc")?;
+/// let mut client = AsyncSocket::new(ctx.socket(SocketType::Req)?);
+/// client.get_ref().connect("inproc://async-doc")?;
+/// block_on(async {
+///     client.send_multipart(["Hello"]).await?;
+///     let request = server.recv_multipart().await?;
+///     assert_eq!(&request[0][..], b"Hello");
+///     server.send_multipart(["World"]).await?;
+///     assert_eq!(&client.recv().await?[..], b"World");
+///     Ok::<(), ferromq::Error>(())
+/// })?;
+/// # Ok::<(), ferromq::Error>(())
+/// ```
 pub struct AsyncSocket {
     /// Always Some; None only inside `into_inner`.
     socket: Option<Socket>,
@@ -125,6 +147,7 @@ impl AsyncSocket {
     fn poll_op<T>(
         &mut self,
         cx: &mut TaskContext<'_>,
+        dir: Dir,
         mut attempt: impl FnMut(&Socket) -> Result<T>,
     ) -> Poll<Result<T>> {
         let socket = self.get_ref();
@@ -132,7 +155,7 @@ impl AsyncSocket {
             Err(e) if e.kind() == ErrorKind::EAGAIN => {}
             done => return Poll::Ready(done),
         }
-        self.slot.set(cx.waker());
+        self.slot.set(dir, cx.waker());
         match attempt(socket) {
             Err(e) if e.kind() == ErrorKind::EAGAIN => Poll::Pending,
             done => Poll::Ready(done),
@@ -141,7 +164,7 @@ impl AsyncSocket {
 
     /// Polls for one frame (see [`recv`](AsyncSocket::recv)).
     pub fn poll_recv(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Msg>> {
-        self.poll_op(cx, |s| s.recv(DONTWAIT))
+        self.poll_op(cx, Dir::Recv, |s| s.recv(DONTWAIT))
     }
 
     /// Polls for a whole message (see
@@ -149,7 +172,7 @@ impl AsyncSocket {
     pub fn poll_recv_multipart(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Vec<Msg>>> {
         // The first frame is taken only when there is one; the rest of its
         // message is there already.
-        self.poll_op(cx, |s| s.recv_multipart_msgs(DONTWAIT))
+        self.poll_op(cx, Dir::Recv, |s| s.recv_multipart_msgs(DONTWAIT))
     }
 
     /// Polls to send a whole message, taking it from `parts` only when the
@@ -159,7 +182,7 @@ impl AsyncSocket {
         cx: &mut TaskContext<'_>,
         parts: &mut Option<Vec<Msg>>,
     ) -> Poll<Result<()>> {
-        self.poll_op(cx, |s| send_whole(s, parts))
+        self.poll_op(cx, Dir::Send, |s| send_whole(s, parts))
     }
 
     /// Receives one frame ([`Msg::more`] tells whether more follow).
@@ -177,7 +200,7 @@ impl AsyncSocket {
     pub async fn send(&mut self, data: impl Into<Msg>, flags: i32) -> Result<()> {
         let mut msg = Some(data.into());
         poll_fn(|cx| {
-            self.poll_op(cx, |s| {
+            self.poll_op(cx, Dir::Send, |s| {
                 let Some(m) = msg.take() else {
                     return Ok(());
                 };
@@ -269,7 +292,7 @@ impl futures_sink::Sink<Vec<Msg>> for AsyncSocket {
                 return r;
             }
         }
-        this.poll_op(cx, |s| {
+        this.poll_op(cx, Dir::Send, |s| {
             if s.events()? & POLLOUT != 0 {
                 Ok(())
             } else {
@@ -321,6 +344,92 @@ mod tests {
         assert_send(&s.recv_multipart());
         assert_send(&s.send("x", 0));
         assert_send(&s.send_multipart(["a", "b"]));
+    }
+
+    /// A waker that records being woken and unparks the test thread.
+    struct Flag {
+        woken: std::sync::atomic::AtomicBool,
+        thread: std::thread::Thread,
+    }
+
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.woken.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.thread.unpark();
+        }
+    }
+
+    fn flag() -> Arc<Flag> {
+        Arc::new(Flag {
+            woken: false.into(),
+            thread: std::thread::current(),
+        })
+    }
+
+    /// Waits (bounded) for `flag` to be woken; false if it never was.
+    fn woken_within(flag: &Flag, limit: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        while !flag.woken.load(std::sync::atomic::Ordering::SeqCst) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            std::thread::park_timeout(left);
+        }
+        true
+    }
+
+    #[test]
+    fn a_receiving_task_and_a_sending_task_are_both_woken() {
+        // The halves of a split socket (StreamExt::split) wait in two
+        // tasks with two wakers: one for a message to arrive, one for room
+        // to send. A message arriving must wake the receiving task even
+        // though the sending one began waiting after it.
+        let ctx = crate::Context::new();
+        let a = ctx.socket(crate::SocketType::Pair).unwrap();
+        a.set_sndhwm(1).unwrap();
+        a.bind("inproc://two-tasks").unwrap();
+        let b = ctx.socket(crate::SocketType::Pair).unwrap();
+        b.set_rcvhwm(1).unwrap();
+        b.connect("inproc://two-tasks").unwrap();
+        let mut a = AsyncSocket::new(a);
+
+        let reader = flag();
+        let reader_waker = std::task::Waker::from(reader.clone());
+        let mut reader_cx = TaskContext::from_waker(&reader_waker);
+        assert!(a.poll_recv(&mut reader_cx).is_pending());
+
+        let writer = flag();
+        let writer_waker = std::task::Waker::from(writer.clone());
+        let mut writer_cx = TaskContext::from_waker(&writer_waker);
+        let mut sent = 0;
+        loop {
+            let mut msg = Some(vec![Msg::from("to b")]);
+            match a.poll_send_multipart(&mut writer_cx, &mut msg) {
+                Poll::Ready(Ok(())) => sent += 1,
+                Poll::Pending => break,
+                Poll::Ready(Err(e)) => panic!("send: {e}"),
+            }
+            assert!(sent < 100, "the HWM never stopped the sender");
+        }
+
+        b.send("to a", 0).unwrap();
+        let limit = std::time::Duration::from_secs(10);
+        assert!(
+            woken_within(&reader, limit),
+            "a message arrived and the receiving task was never woken"
+        );
+        match a.poll_recv(&mut reader_cx) {
+            Poll::Ready(Ok(m)) => assert_eq!(&m[..], b"to a"),
+            other => panic!("woken, then {:?}", other.map(|r| r.map(|m| m.to_vec()))),
+        }
+
+        // And room made by the peer wakes the sending one.
+        b.recv(0).unwrap();
+        assert!(
+            woken_within(&writer, limit),
+            "room to send and the sending task was never woken"
+        );
     }
 
     #[test]

@@ -96,8 +96,18 @@ impl Drop for Running {
 
 #[test]
 fn hwserver_answers_world() {
+    hwserver_answers_world_as("hwserver");
+}
+
+#[test]
+fn async_hwserver_answers_world() {
+    hwserver_answers_world_as("async_hwserver");
+}
+
+/// `name` is hwserver or its async twin: they must behave the same.
+fn hwserver_answers_world_as(name: &str) {
     let ep = free_endpoint();
-    let _server = run("hwserver", &[], &[("HWSERVER_BIND", &ep)]);
+    let _server = run(name, &[], &[("HWSERVER_BIND", &ep)]);
     let ctx = Context::new();
     let req = with_timeout(connected(&ctx, SocketType::Req, &ep));
     for _ in 0..10 {
@@ -108,10 +118,19 @@ fn hwserver_answers_world() {
 
 #[test]
 fn hwclient_makes_ten_requests_and_exits() {
+    hwclient_makes_ten_requests_and_exits_as("hwclient");
+}
+
+#[test]
+fn async_hwclient_makes_ten_requests_and_exits() {
+    hwclient_makes_ten_requests_and_exits_as("async_hwclient");
+}
+
+fn hwclient_makes_ten_requests_and_exits_as(name: &str) {
     let ctx = Context::new();
     let (rep, ep) = bound(&ctx, SocketType::Rep);
     let rep = with_timeout(rep);
-    let client = run("hwclient", &[], &[("HWCLIENT_CONNECT", &ep)]);
+    let client = run(name, &[], &[("HWCLIENT_CONNECT", &ep)]);
     for _ in 0..10 {
         assert_eq!(rep.recv(0).unwrap().as_str(), Some("Hello"));
         rep.send("World", 0).unwrap();
@@ -124,6 +143,15 @@ fn hwclient_makes_ten_requests_and_exits() {
 
 #[test]
 fn wuserver_publishes_guide_format_updates() {
+    wuserver_publishes_guide_format_updates_as("wuserver");
+}
+
+#[test]
+fn async_wuserver_publishes_guide_format_updates() {
+    wuserver_publishes_guide_format_updates_as("async_wuserver");
+}
+
+fn wuserver_publishes_guide_format_updates_as(name: &str) {
     // The server binds tcp and ipc; its socket file goes in a directory of
     // this test's own (killed, the server leaves the file behind), so
     // parallel runs never share a path and nothing lands in the repo.
@@ -131,7 +159,7 @@ fn wuserver_publishes_guide_format_updates() {
     let tcp = free_endpoint();
     let ipc = format!("ipc://{}", dir.path().join("weather.ipc").display());
     let _server = run(
-        "wuserver",
+        name,
         &[],
         &[("WUSERVER_BIND", &tcp), ("WUSERVER_IPC", &ipc)],
     );
@@ -156,9 +184,18 @@ fn wuserver_publishes_guide_format_updates() {
 
 #[test]
 fn wuclient_averages_the_temperature_of_its_zipcode() {
+    wuclient_averages_the_temperature_of_its_zipcode_as("wuclient");
+}
+
+#[test]
+fn async_wuclient_averages_the_temperature_of_its_zipcode() {
+    wuclient_averages_the_temperature_of_its_zipcode_as("async_wuclient");
+}
+
+fn wuclient_averages_the_temperature_of_its_zipcode_as(name: &str) {
     let ctx = Context::new();
     let (publisher, ep) = bound(&ctx, SocketType::Pub);
-    let client = run("wuclient", &["10001 ", "20"], &[("WUCLIENT_CONNECT", &ep)]);
+    let client = run(name, &["10001 ", "20"], &[("WUCLIENT_CONNECT", &ep)]);
     // Publish until the client has its 20 updates and exits: other
     // zipcodes must be filtered out, the matching ones average 30.
     let mut client = Some(client);
@@ -183,6 +220,58 @@ fn wuclient_averages_the_temperature_of_its_zipcode() {
             .send(format!("10001 {} 40", 20 + (n % 2) * 20), 0)
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn async_and_sync_hello_world_programs_talk_to_each_other() {
+    // Each server with both clients, side by side on the same endpoint.
+    for server in ["hwserver", "async_hwserver"] {
+        let ep = free_endpoint();
+        let _server = run(server, &[], &[("HWSERVER_BIND", &ep)]);
+        let clients: Vec<_> = ["hwclient", "async_hwclient"]
+            .into_iter()
+            .map(|client| (client, run(client, &[], &[("HWCLIENT_CONNECT", &ep)])))
+            .collect();
+        for (client, running) in clients {
+            let (status, lines) = running.finish();
+            assert!(status.success(), "{client} with {server}: {lines:?}");
+            let replies = lines.iter().filter(|l| l.contains("[ World ]")).count();
+            assert_eq!(replies, 10, "{client} with {server}: {lines:?}");
+        }
+    }
+}
+
+#[test]
+fn async_and_sync_weather_programs_talk_to_each_other() {
+    for server in ["wuserver", "async_wuserver"] {
+        let dir = TempDir::new();
+        let tcp = free_endpoint();
+        let ipc = format!("ipc://{}", dir.path().join("weather.ipc").display());
+        let _server = run(
+            server,
+            &[],
+            &[("WUSERVER_BIND", &tcp), ("WUSERVER_IPC", &ipc)],
+        );
+        let clients: Vec<_> = ["wuclient", "async_wuclient"]
+            .into_iter()
+            .map(|client| {
+                let running = run(client, &["1", "20"], &[("WUCLIENT_CONNECT", &tcp)]);
+                (client, running)
+            })
+            .collect();
+        for (client, running) in clients {
+            let (status, lines) = running.finish();
+            assert!(status.success(), "{client} with {server}: {lines:?}");
+            let average = lines
+                .iter()
+                .find_map(|l| l.strip_prefix("Average temperature for zipcode '1' was "))
+                .and_then(|t| t.strip_suffix('F')?.parse::<i64>().ok());
+            assert!(
+                average.is_some_and(|t| (-80..135).contains(&t)),
+                "{client} with {server}: {lines:?}"
+            );
+        }
     }
 }
 
