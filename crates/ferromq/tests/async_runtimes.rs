@@ -631,23 +631,30 @@ async fn split_halves_work_in_two_tasks(rt: Rt) {
 
     let echo = rt.spawn(async move {
         let mut rng = Rng::new(9);
-        for _ in 0..N {
-            let parts = within(rt, "a request", router.recv_multipart())
+        for k in 0..N {
+            let parts = within(rt, &format!("request {k}"), router.recv_multipart())
                 .await
                 .unwrap();
             if rng.below(3) == 0 {
                 rt.sleep(rng.micros(500)).await;
             }
-            within(rt, "room for the echo", router.send_multipart(parts))
-                .await
-                .unwrap();
+            within(
+                rt,
+                &format!("room for echo {k}"),
+                router.send_multipart(parts),
+            )
+            .await
+            .unwrap();
         }
         router
     });
     let (mut sink, mut stream) = dealer.split();
     let receiver = rt.spawn(async move {
         for i in 0..N {
-            let reply = within(rt, "an echo", stream.next()).await.unwrap().unwrap();
+            let reply = within(rt, &format!("echo {i}"), stream.next())
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(texts(&reply), [i.to_string()]);
         }
         stream
@@ -655,14 +662,16 @@ async fn split_halves_work_in_two_tasks(rt: Rt) {
     for i in 0..N {
         within(
             rt,
-            "room to send",
+            &format!("room to send request {i}"),
             sink.send(vec![Msg::from(i.to_string())]),
         )
         .await
         .unwrap();
     }
+    // The echo first: should either task stall, its own timer then names
+    // the message it was waiting for.
+    let _router = within(rt, "the echo task", echo).await;
     let _stream = within(rt, "the receiving half", receiver).await;
-    let _router = within(rt, "the echo", echo).await;
 }
 
 /// The `Stream` ends (None) when the context is shut down.
