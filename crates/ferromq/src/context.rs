@@ -40,13 +40,11 @@ impl CtxShared {
     pub(crate) fn choose_io(&self, affinity: u64) -> usize {
         let n = self.io_threads.len();
         let turn = self.next_io.fetch_add(1, Ordering::Relaxed);
-        let allowed: Vec<usize> = (0..n.min(64))
-            .filter(|i| affinity & (1u64 << i) != 0)
-            .collect();
-        if allowed.is_empty() {
-            return turn % n;
+        let allowed = || (0..n.min(64)).filter(move |i| affinity & (1u64 << i) != 0);
+        match allowed().count() {
+            0 => turn % n,
+            count => allowed().nth(turn % count).unwrap_or(0),
         }
-        allowed[turn % allowed.len()]
     }
 
     pub(crate) fn inproc(&self) -> MutexGuard<'_, crate::inproc::Registry> {
