@@ -386,7 +386,12 @@ pub fn run(spec: &str) -> i32 {
     };
     let imp = role.imp();
     let control = Control::start();
-    match dispatch(imp, RoleJob { role, control }) {
+    let outcome = match imp {
+        Impl::FerromqAsync => work::asyncio::run(role, &control),
+        _ => dispatch(imp, RoleJob { role, control })
+            .unwrap_or_else(|| Err(BenchError::failed(format!("{imp:?} has no sync backend")))),
+    };
+    match outcome {
         Ok(()) => 0,
         Err(e) if e.class == ErrorClass::Unsupported => {
             emit(&Event::Unsupported { reason: e.message });

@@ -45,8 +45,8 @@ struct Cli {
     /// Target seconds per throughput/latency run (default 2; 0.5 with --quick).
     #[arg(long, global = true)]
     duration: Option<f64>,
-    /// Implementations to compare (default ferromq,libzmq,zmqrs; --quick
-    /// leaves zmq.rs out).
+    /// Implementations to compare (default ferromq,libzmq,zmqrs,ferromq-async;
+    /// --quick leaves zmq.rs out; ferromq-async runs only thr and lat).
     #[arg(long, global = true, value_delimiter = ',')]
     impls: Option<Vec<Impl>>,
     /// Directory for the JSON, Markdown and SVG output.
@@ -147,9 +147,9 @@ fn main() {
         scale_duration_s: if quick { 0.5 } else { 1.0 },
         impls: cli.impls.clone().unwrap_or_else(|| {
             if quick {
-                vec![Impl::Ferromq, Impl::Libzmq]
+                vec![Impl::Ferromq, Impl::Libzmq, Impl::FerromqAsync]
             } else {
-                vec![Impl::Ferromq, Impl::Libzmq, Impl::Zmqrs]
+                vec![Impl::Ferromq, Impl::Libzmq, Impl::Zmqrs, Impl::FerromqAsync]
             }
         }),
         quick,

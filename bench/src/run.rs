@@ -36,6 +36,17 @@ pub struct Settings {
     pub curve_keys: CurveKeys,
 }
 
+impl Settings {
+    /// One case per implementation that has `workload`.
+    fn cases(&self, workload: Workload) -> Vec<Case> {
+        self.impls
+            .iter()
+            .filter(|i| i.runs(workload))
+            .map(|&i| Case::same(i))
+            .collect()
+    }
+}
+
 /// Most DEALERs per child process. The zmq crate does not expose
 /// zmq_ctx_set(ZMQ_MAX_SOCKETS) (and the bench uses no `unsafe`), so each
 /// libzmq context must stay under its 1023-socket default; the same split
@@ -285,6 +296,13 @@ pub fn lat_target(mech: Mechanism) -> f64 {
     }
 }
 
+/// Issue 11: async ferromq's messages per second at least 0.9 of sync
+/// ferromq's, on the same row.
+pub const ASYNC_THR_TARGET: f64 = 0.9;
+
+/// Issue 11: async ferromq's round-trip times within 10% of sync ferromq's.
+pub const ASYNC_LAT_TARGET: f64 = 1.1;
+
 /// A row's id: "thr tcp 64 B", "lat tcp 1 B CURVE".
 pub fn row_id(workload: &str, transport: Transport, size: usize, mech: Mechanism) -> String {
     let id = format!(
@@ -300,7 +318,7 @@ pub fn row_id(workload: &str, transport: Transport, size: usize, mech: Mechanism
 
 /// Throughput row for one transport, mechanism and size.
 pub fn thr_row(s: &Settings, transport: Transport, mech: Mechanism, size: usize) -> Row {
-    let cases: Vec<Case> = s.impls.iter().map(|&i| Case::same(i)).collect();
+    let cases = s.cases(Workload::Thr);
     let target = thr_target(transport, mech);
     let mut row = new_row(
         row_id("thr", transport, size, mech),
@@ -323,13 +341,22 @@ pub fn thr_row(s: &Settings, transport: Transport, mech: Mechanism, size: usize)
     );
     add_ratios(
         &mut row,
-        &[RatioSpec {
-            metric: "msg_per_s",
-            numerator: "ferromq".into(),
-            denominator: "libzmq".into(),
-            better: Better::Higher,
-            target: Some(target),
-        }],
+        &[
+            RatioSpec {
+                metric: "msg_per_s",
+                numerator: "ferromq".into(),
+                denominator: "libzmq".into(),
+                better: Better::Higher,
+                target: Some(target),
+            },
+            RatioSpec {
+                metric: "msg_per_s",
+                numerator: Impl::FerromqAsync.label().into(),
+                denominator: "ferromq".into(),
+                better: Better::Higher,
+                target: Some(ASYNC_THR_TARGET),
+            },
+        ],
     );
     row
 }
@@ -419,7 +446,7 @@ fn lat_outcome(r: &LatResult) -> Outcome {
 
 /// Latency row for one transport, mechanism and size.
 pub fn lat_row(s: &Settings, transport: Transport, mech: Mechanism, size: usize) -> Row {
-    let cases: Vec<Case> = s.impls.iter().map(|&i| Case::same(i)).collect();
+    let cases = s.cases(Workload::Lat);
     let target = lat_target(mech);
     let mut row = new_row(
         row_id("lat", transport, size, mech),
@@ -439,16 +466,22 @@ pub fn lat_row(s: &Settings, transport: Transport, mech: Mechanism, size: usize)
         },
         "mean_us",
     );
-    let specs: Vec<RatioSpec> = ["mean_us", "p50_us", "p99_us"]
-        .into_iter()
-        .map(|metric| RatioSpec {
-            metric,
-            numerator: "ferromq".into(),
-            denominator: "libzmq".into(),
-            better: Better::Lower,
-            target: Some(target),
-        })
-        .collect();
+    let metrics = ["mean_us", "p50_us", "p99_us"];
+    let vs_libzmq = metrics.into_iter().map(|metric| RatioSpec {
+        metric,
+        numerator: "ferromq".into(),
+        denominator: "libzmq".into(),
+        better: Better::Lower,
+        target: Some(target),
+    });
+    let async_vs_sync = metrics.into_iter().map(|metric| RatioSpec {
+        metric,
+        numerator: Impl::FerromqAsync.label().into(),
+        denominator: "ferromq".into(),
+        better: Better::Lower,
+        target: Some(ASYNC_LAT_TARGET),
+    });
+    let specs: Vec<RatioSpec> = vs_libzmq.chain(async_vs_sync).collect();
     add_ratios(&mut row, &specs);
     row
 }
@@ -537,7 +570,7 @@ pub fn fan_once(s: &Settings, imp: Impl, subs: usize, count: u64) -> Result<Outc
 
 /// Fan-out row for N subscribers.
 pub fn fan_row(s: &Settings, subs: usize, count: Option<u64>) -> Row {
-    let cases: Vec<Case> = s.impls.iter().map(|&i| Case::same(i)).collect();
+    let cases = s.cases(Workload::Fanout);
     let count = count.unwrap_or_else(|| fan_count(subs, s.quick));
     let mut row = new_row(
         format!("fanout tcp N={subs}"),
@@ -644,7 +677,7 @@ pub fn scale_once(s: &Settings, imp: Impl, conns: usize) -> Result<Outcome, Benc
 
 /// Connection-scale row for N DEALERs.
 pub fn scale_row(s: &Settings, conns: usize) -> Row {
-    let cases: Vec<Case> = s.impls.iter().map(|&i| Case::same(i)).collect();
+    let cases = s.cases(Workload::Scale);
     let mut row = new_row(
         format!("scale tcp N={conns}"),
         Workload::Scale,
@@ -815,7 +848,7 @@ fn proxy_calibrate(s: &Settings, c: &Case, size: usize) -> Result<u64, BenchErro
 
 /// Throughput through a ROUTER/DEALER proxy (tcp), requests of `size`.
 pub fn proxy_row(s: &Settings, size: usize) -> Row {
-    let cases: Vec<Case> = s.impls.iter().map(|&i| Case::same(i)).collect();
+    let cases = s.cases(Workload::Proxy);
     let mut row = new_row(
         format!("proxy tcp {}", crate::report::size_label(size)),
         Workload::Proxy,

@@ -10,7 +10,16 @@ pub struct Ferro;
 /// A ferromq socket.
 pub struct FerroSocket(Socket);
 
-fn err(e: ferromq::Error) -> BenchError {
+impl FerroSocket {
+    /// The socket itself, set up (options, bind or connect) through this
+    /// backend, for the async rows to wrap.
+    pub fn into_inner(self) -> Socket {
+        self.0
+    }
+}
+
+/// A ferromq error, classified.
+pub fn err(e: ferromq::Error) -> BenchError {
     let message = format!("ferromq: {e}");
     match e.kind() {
         ErrorKind::EPROTONOSUPPORT | ErrorKind::ENOTSUP => BenchError::unsupported(message),

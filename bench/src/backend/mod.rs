@@ -6,10 +6,11 @@ mod ferro;
 mod libzmq;
 mod zmqrs;
 
-pub use ferro::Ferro;
+pub use ferro::{err as ferro_error, Ferro, FerroSocket};
 pub use libzmq::{has_curve as libzmq_has_curve, Libzmq};
 pub use zmqrs::Zmqrs;
 
+use crate::report::Workload;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -24,6 +25,11 @@ pub enum Impl {
     Libzmq,
     /// zmq.rs (crate `zeromq`), async on tokio.
     Zmqrs,
+    /// This project's `AsyncSocket`, awaited in a tokio current-thread
+    /// runtime: throughput and latency rows only.
+    #[serde(rename = "ferromq-async")]
+    #[value(name = "ferromq-async")]
+    FerromqAsync,
 }
 
 impl Impl {
@@ -33,7 +39,14 @@ impl Impl {
             Impl::Ferromq => Ferro::NAME,
             Impl::Libzmq => Libzmq::NAME,
             Impl::Zmqrs => Zmqrs::NAME,
+            Impl::FerromqAsync => "ferromq-async",
         }
+    }
+
+    /// Whether this implementation has `workload` (async ferromq only runs
+    /// the throughput and latency rows; every other one runs everything).
+    pub fn runs(self, workload: Workload) -> bool {
+        self != Impl::FerromqAsync || matches!(workload, Workload::Thr | Workload::Lat)
     }
 }
 
@@ -362,12 +375,14 @@ pub trait Job {
     fn run<B: Backend>(self) -> Self::Output;
 }
 
-/// Runs `job` with the backend of `imp`.
-pub fn dispatch<J: Job>(imp: Impl, job: J) -> J::Output {
+/// Runs `job` with the backend of `imp`; None for async ferromq, which has
+/// no sync backend (its roles are in `work::asyncio`).
+pub fn dispatch<J: Job>(imp: Impl, job: J) -> Option<J::Output> {
     match imp {
-        Impl::Ferromq => job.run::<Ferro>(),
-        Impl::Libzmq => job.run::<Libzmq>(),
-        Impl::Zmqrs => job.run::<Zmqrs>(),
+        Impl::Ferromq => Some(job.run::<Ferro>()),
+        Impl::Libzmq => Some(job.run::<Libzmq>()),
+        Impl::Zmqrs => Some(job.run::<Zmqrs>()),
+        Impl::FerromqAsync => None,
     }
 }
 
@@ -406,6 +421,29 @@ mod tests {
         assert_eq!(
             Mechanism::Null.sides(&keys),
             (Security::Null, Security::Null)
+        );
+    }
+
+    #[test]
+    fn async_ferromq_runs_only_thr_and_lat() {
+        use Workload::*;
+        for w in [Thr, Lat, Fanout, Scale, CrossThr, CrossLat, Proxy] {
+            let expected = matches!(w, Thr | Lat);
+            assert_eq!(Impl::FerromqAsync.runs(w), expected, "{w:?}");
+            for imp in [Impl::Ferromq, Impl::Libzmq, Impl::Zmqrs] {
+                assert!(imp.runs(w), "{imp:?} {w:?}");
+            }
+        }
+        // Its name in specs, on the command line and in tables is one word.
+        assert_eq!(
+            serde_json::to_string(&Impl::FerromqAsync).unwrap(),
+            r#""ferromq-async""#
+        );
+        assert_eq!(Impl::FerromqAsync.label(), "ferromq-async");
+        use clap::ValueEnum;
+        assert_eq!(
+            Impl::from_str("ferromq-async", false),
+            Ok(Impl::FerromqAsync)
         );
     }
 

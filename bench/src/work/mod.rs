@@ -1,6 +1,7 @@
 //! The workloads, child side: each function is one side of a workload,
 //! generic over the implementation.
 
+pub mod asyncio;
 pub mod fanout;
 pub mod lat;
 pub mod proxy;
