@@ -13,7 +13,10 @@
 #   then PKG_CONFIG_PATH=PREFIX/lib/pkgconfig pkg-config --cflags --libs libzmq
 #   or   ZMQ_PREFIX=PREFIX pip install --no-binary pyzmq pyzmq
 # Builds with `cargo build --release -p ferromq-ffi` (CARGO_TARGET_DIR is
-# honoured). Rerunning it replaces the installed files.
+# honoured); FERROMQ_FFI_PROFILE=debug installs the debug build instead
+# (what the test run uses: `cargo test` has built it already, with
+# overflow checks and debug assertions on). Rerunning it replaces the
+# installed files.
 set -euo pipefail
 
 usage() { echo "usage: $0 PREFIX" >&2; exit 2; }
@@ -34,14 +37,20 @@ fi
 mkdir -p "$1"
 prefix=$(cd "$1" && pwd -P)
 
-echo "install-libzmq: cargo build --release -p ferromq-ffi" >&2
-(cd "$root" && cargo build --release -p ferromq-ffi)
+profile=${FERROMQ_FFI_PROFILE:-release}
+case "$profile" in
+release) build_flags=(--release) ;;
+debug) build_flags=() ;;
+*) echo "install-libzmq: FERROMQ_FFI_PROFILE must be release or debug, not '$profile'" >&2; exit 2 ;;
+esac
+echo "install-libzmq: cargo build ${build_flags[*]} -p ferromq-ffi" >&2
+(cd "$root" && cargo build "${build_flags[@]}" -p ferromq-ffi)
 
 target_dir=$(cd "$root" && cargo metadata --format-version 1 --no-deps |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 [ -n "$target_dir" ] || { echo "install-libzmq: cannot find cargo's target directory" >&2; exit 1; }
-so="$target_dir/release/libzmq.so"
-ar="$target_dir/release/libzmq.a"
+so="$target_dir/$profile/libzmq.so"
+ar="$target_dir/$profile/libzmq.a"
 for f in "$so" "$ar"; do
     [ -f "$f" ] || { echo "install-libzmq: $f was not built" >&2; exit 1; }
 done

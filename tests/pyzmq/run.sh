@@ -4,7 +4,8 @@
 # proof that ferromq's libzmq (crates/ffi) is a drop-in libzmq.
 #
 #   tests/pyzmq/run.sh            install ferromq's libzmq into target/pyzmq/prefix
-#                                 (scripts/install-libzmq.sh), build pyzmq on it, test
+#                                 (scripts/install-libzmq.sh; FERROMQ_FFI_PROFILE picks
+#                                 the release or debug build), build pyzmq on it, test
 #   tests/pyzmq/run.sh PREFIX     the same with a libzmq already installed in PREFIX
 #                                 (PREFIX/include/zmq.h, PREFIX/lib/libzmq.so)
 #   tests/pyzmq/run.sh --stock    the same suite and options on the stock pyzmq 27.1.0
