@@ -104,6 +104,10 @@ pub struct Connection {
     decoder: FrameDecoder,
     input: BytesMut,
     output: OutBuf,
+    /// The mechanism transforms traffic frames (asked once, when the
+    /// handshake completes, rather than through the trait object for
+    /// every frame).
+    encrypts: bool,
 }
 
 impl Connection {
@@ -120,6 +124,7 @@ impl Connection {
             decoder: FrameDecoder::new(options.max_frame_size),
             input: BytesMut::new(),
             output,
+            encrypts: false,
         }
     }
 
@@ -180,8 +185,12 @@ impl Connection {
     /// shorter than `limit` at the front of the input to `accept` by
     /// reference, until the input holds something else or `accept` refuses
     /// one (returns false; that frame stays queued). Returns whether a frame
-    /// was refused. Does nothing before the handshake or when the mechanism
-    /// encrypts; [`poll_event`](Self::poll_event) handles everything else.
+    /// was refused. Does nothing before the handshake;
+    /// [`poll_event`](Self::poll_event) handles everything else.
+    ///
+    /// When the mechanism encrypts, `limit` bounds the frame as sent (a
+    /// short frame at most), so the message in it is shorter still; each is
+    /// opened into a buffer on the stack and handed over from there.
     ///
     /// ```
     /// use ferromq_proto::{Connection, ConnectionOptions, LocalProperties, NullMechanism, SocketType};
@@ -195,8 +204,11 @@ impl Connection {
         limit: usize,
         mut accept: impl FnMut(&[u8], bool) -> bool,
     ) -> Result<bool> {
-        if !matches!(self.state, State::Traffic) || self.mechanism.encrypts() {
+        if !matches!(self.state, State::Traffic) {
             return Ok(false);
+        }
+        if self.encrypts {
+            return self.take_small_encrypted(limit, &mut accept);
         }
         loop {
             match self
@@ -206,6 +218,38 @@ impl Connection {
                 Ok(Some(true)) => continue,
                 Ok(Some(false)) => return Ok(true),
                 Ok(None) => return Ok(false),
+                Err(err) => {
+                    self.fail(&err);
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    fn take_small_encrypted(
+        &mut self,
+        limit: usize,
+        accept: &mut dyn FnMut(&[u8], bool) -> bool,
+    ) -> Result<bool> {
+        loop {
+            let mechanism = &mut self.mechanism;
+            let mut opened = Ok(None);
+            let taken = self
+                .decoder
+                .decode_small(&mut self.input, limit, |body, _| {
+                    // The frame's own MORE flag means nothing here: the
+                    // box carries the message's flags.
+                    opened = mechanism.decode_short_frame(body, accept);
+                    matches!(opened, Ok(Some(true)))
+                })
+                .and_then(|taken| Ok((taken, opened?)));
+            match taken {
+                Ok((Some(true), _)) => continue,
+                // Refused by `accept`: the frame waits, still sealed.
+                Ok((Some(false), Some(false))) => return Ok(true),
+                // Not a short message frame, or a command in the box:
+                // poll_event takes it from here.
+                Ok(_) => return Ok(false),
                 Err(err) => {
                     self.fail(&err);
                     return Err(err);
@@ -292,7 +336,7 @@ impl Connection {
                     let Some(frame) = self.decoder.decode(&mut self.input)? else {
                         return Ok(None);
                     };
-                    let frame = if self.mechanism.encrypts() {
+                    let frame = if self.encrypts {
                         self.mechanism.decode_frame(frame)?
                     } else {
                         frame
@@ -360,6 +404,7 @@ impl Connection {
         }
         let socket_type = self.mechanism.peer_socket_type()?;
         self.state = State::Traffic;
+        self.encrypts = self.mechanism.encrypts();
         Some(Event::HandshakeComplete(PeerInfo {
             socket_type,
             metadata: self.mechanism.peer_metadata().clone(),
@@ -409,7 +454,7 @@ impl Connection {
     pub fn send_message(&mut self, body: &[u8], more: bool) -> Result<()> {
         self.ensure_traffic()?;
         let kind = FrameKind::Message { more };
-        if self.mechanism.encrypts() {
+        if self.encrypts {
             return self.mechanism.encode_frame(kind, body, self.output.batch());
         }
         encode_frame(self.output.batch(), kind, body);
@@ -421,7 +466,7 @@ impl Connection {
     /// a vectored write), smaller ones are copied into the batch.
     #[inline]
     pub fn send_message_shared(&mut self, body: Bytes, more: bool) -> Result<()> {
-        if body.len() < ZERO_COPY_THRESHOLD || self.mechanism.encrypts() {
+        if body.len() < ZERO_COPY_THRESHOLD || self.encrypts {
             return self.send_message(&body, more);
         }
         self.ensure_traffic()?;
@@ -435,7 +480,7 @@ impl Connection {
     pub fn send_command(&mut self, command: &Command) -> Result<()> {
         self.ensure_traffic()?;
         command.validate()?;
-        if self.mechanism.encrypts() {
+        if self.encrypts {
             let body = command.to_body();
             return self
                 .mechanism

@@ -653,8 +653,101 @@ fn curve_commands_travel_encrypted() {
             context: Bytes::from_static(b"ctx")
         }))
     );
-    // Encrypting mechanisms take the slow path for small messages.
+    // Nothing left to take.
     assert_eq!(c.take_small_messages(256, |_, _| true), Ok(false));
+}
+
+/// Takes what `take_small_messages` hands over, then the rest with
+/// `poll_event`, as the engine does.
+fn take_all(conn: &mut Connection) -> Vec<(Vec<u8>, bool)> {
+    let mut got = Vec::new();
+    loop {
+        let refused = conn
+            .take_small_messages(256, |body, more| {
+                got.push((body.to_vec(), more));
+                true
+            })
+            .unwrap();
+        assert!(!refused);
+        match conn.poll_event().unwrap() {
+            Some(Event::Message(f)) => got.push((f.body.to_vec(), f.kind.more())),
+            Some(other) => got.push((format!("{other:?}").into_bytes(), false)),
+            None => return got,
+        }
+    }
+}
+
+#[test]
+fn curve_small_messages_open_on_the_fast_path() {
+    let setup = CurveSetup::new();
+    let (mut c, mut s) = curve_pair(&setup);
+    // Short frames (up to 222 octets of message) and a long one, with
+    // commands in between that must fall through to poll_event.
+    let max_short = vec![7u8; 255 - 33];
+    let long = vec![9u8; 255 - 32];
+    c.send_message(b"", true).unwrap();
+    c.send_message(b"one", true).unwrap();
+    c.send_message(&max_short, false).unwrap();
+    c.send_command(&Command::Ping {
+        ttl: 0,
+        context: Bytes::new(),
+    })
+    .unwrap();
+    c.send_message(&long, true).unwrap();
+    c.send_message(b"two", false).unwrap();
+    let wire = c.output().take_all();
+    s.recv_buf().extend_from_slice(&wire);
+    let ping = format!("{:?}", Event::Ping { ttl: 0 }).into_bytes();
+    assert_eq!(
+        take_all(&mut s),
+        vec![
+            (b"".to_vec(), true),
+            (b"one".to_vec(), true),
+            (max_short, false),
+            (ping, false),
+            (long, true),
+            (b"two".to_vec(), false),
+        ]
+    );
+
+    // The PONG comes back through poll_event too.
+    let pong = s.output().take_all();
+    c.recv_buf().extend_from_slice(&pong);
+    assert_eq!(take_all(&mut c).len(), 1);
+
+    // A refused message stays sealed and queued, its nonce unused: the
+    // next offer opens it again, and then the one after it.
+    s.send_message(b"first", false).unwrap();
+    s.send_message(b"second", false).unwrap();
+    let wire = s.output().take_all();
+    c.recv_buf().extend_from_slice(&wire);
+    assert_eq!(c.take_small_messages(256, |_, _| false), Ok(true));
+    assert_eq!(c.take_small_messages(256, |_, _| false), Ok(true));
+    assert_eq!(
+        take_all(&mut c),
+        vec![(b"first".to_vec(), false), (b"second".to_vec(), false)]
+    );
+
+    // Replayed, and tampered with: the fast path checks like the slow one.
+    let (m1, _) = two_messages(&mut c);
+    s.recv_buf().extend_from_slice(&m1);
+    assert_eq!(take_all(&mut s), vec![(b"first".to_vec(), false)]);
+    s.recv_buf().extend_from_slice(&m1);
+    let err = s.take_small_messages(256, |_, _| true).unwrap_err();
+    assert!(
+        matches!(err, ProtocolError::NonceNotIncreasing { .. }),
+        "{err:?}"
+    );
+    assert_eq!(s.poll_event(), Err(ProtocolError::Closed));
+    let (mut c, mut s) = curve_pair(&setup);
+    let (mut m1, _) = two_messages(&mut c);
+    *m1.last_mut().unwrap() ^= 1;
+    s.recv_buf().extend_from_slice(&m1);
+    assert_eq!(
+        s.take_small_messages(256, |_, _| panic!("opened a forged box")),
+        Err(ProtocolError::Cryptographic("MESSAGE"))
+    );
+    assert!(s.is_failed());
 }
 
 #[test]

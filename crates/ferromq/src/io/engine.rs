@@ -360,8 +360,9 @@ impl Engine {
                     // A small body gets its own allocation: left as a slice
                     // of the read buffer, its drop in the application thread
                     // would bounce that buffer's refcount between threads on
-                    // every message (and pin 64 KiB for a few bytes).
-                    let msg = if frame.body.len() < ZERO_COPY_THRESHOLD {
+                    // every message (and pin 64 KiB for a few bytes). A body
+                    // that already has one (decrypted by CURVE) is kept.
+                    let msg = if frame.body.len() < ZERO_COPY_THRESHOLD && !frame.body.is_unique() {
                         Msg::copy_from_slice(&frame.body)
                     } else {
                         Msg::from(frame.body)

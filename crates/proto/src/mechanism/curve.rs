@@ -19,7 +19,7 @@ use super::zap::{refusal_body, Verdict, ZapContext, ZapGate, ZapReply, ZapReques
 use super::{command_name, printable_name, LocalProperties, Mechanism, MechanismStatus};
 use crate::command::Command;
 use crate::error::{ProtocolError, Result, ZapFault};
-use crate::frame::{Frame, FrameHeader, FrameKind};
+use crate::frame::{Frame, FrameHeader, FrameKind, MAX_SHORT_BODY};
 use crate::greeting::MechanismName;
 use crate::metadata::Metadata;
 use crate::socket_type::SocketType;
@@ -384,8 +384,10 @@ impl Traffic {
         Ok(())
     }
 
-    fn decode(&mut self, frame: Frame) -> Result<Frame> {
-        let body = &frame.body;
+    /// Checks a MESSAGE command's name, length and short nonce. Returns
+    /// the nonce's value (to record once the box opens), the nonce, the
+    /// tag and the ciphertext.
+    fn check_message<'a>(&self, body: &'a [u8]) -> Result<(u64, Nonce, &'a Tag, &'a [u8])> {
         if !body.starts_with(MESSAGE_NAME) {
             return Err(ProtocolError::UnexpectedCommand(
                 printable_name(body),
@@ -400,29 +402,76 @@ impl Traffic {
                 reason: "shorter than 33 octets",
             });
         }
-        let key = self.key()?;
         let short = &body[MESSAGE_NAME.len()..MESSAGE_HEADER];
         let got = self.nonces.check(short)?;
-        let tag = Tag::clone_from_slice(&body[MESSAGE_HEADER..MESSAGE_HEADER + TAG_LEN]);
-        let mut plain = BytesMut::from(&body[MESSAGE_HEADER + TAG_LEN..]);
-        key.decrypt_in_place_detached(&nonce(self.recv_prefix, short), b"", &mut plain, &tag)
+        let (tag, ciphertext) = body[MESSAGE_HEADER..].split_at(TAG_LEN);
+        Ok((
+            got,
+            nonce(self.recv_prefix, short),
+            Tag::from_slice(tag),
+            ciphertext,
+        ))
+    }
+
+    fn decode(&mut self, frame: Frame) -> Result<Frame> {
+        let key = self.key()?;
+        let (got, nonce, tag, ciphertext) = self.check_message(&frame.body)?;
+        // The message gets a buffer of its own, which the socket can then
+        // keep without copying it again.
+        let mut plain = BytesMut::from(ciphertext);
+        key.decrypt_in_place_detached(&nonce, b"", &mut plain, tag)
             .map_err(|_| ProtocolError::Cryptographic("MESSAGE"))?;
         self.nonces.peer_last = got;
-        let flags = plain[0];
+        let kind = message_kind(plain[0])?;
         plain.advance(1);
-        //# Bits 7-1: *Reserved*. These bits are reserved for future use and
-        //# MUST be zero.
-        // libzmq uses bit 1 for commands and ignores the others; so do we.
-        let kind = match (flags & FLAG_COMMAND != 0, flags & FLAG_MORE != 0) {
-            (true, true) => return Err(ProtocolError::CommandWithMore),
-            (true, false) => FrameKind::Command,
-            (false, more) => FrameKind::Message { more },
-        };
         Ok(Frame {
             kind,
             body: plain.freeze(),
         })
     }
+
+    /// [`Mechanism::decode_short_frame`]: opens the box into a buffer on
+    /// the stack and records its nonce only once `accept` took the message.
+    fn decode_short(
+        &mut self,
+        body: &[u8],
+        accept: &mut dyn FnMut(&[u8], bool) -> bool,
+    ) -> Result<Option<bool>> {
+        let mut plain = [0u8; MAX_SHORT_BODY];
+        if body.len() > plain.len() {
+            return Ok(None);
+        }
+        let key = self.key()?;
+        let (got, nonce, tag, ciphertext) = self.check_message(body)?;
+        let plain = &mut plain[..ciphertext.len()];
+        plain.copy_from_slice(ciphertext);
+        key.decrypt_in_place_detached(&nonce, b"", plain, tag)
+            .map_err(|_| ProtocolError::Cryptographic("MESSAGE"))?;
+        let FrameKind::Message { more } = message_kind(plain[0])? else {
+            // Commands (PING, SUBSCRIBE, ...) take the general path, which
+            // opens the box again.
+            return Ok(None);
+        };
+        if !accept(&plain[1..], more) {
+            return Ok(Some(false));
+        }
+        self.nonces.peer_last = got;
+        Ok(Some(true))
+    }
+}
+
+/// The kind of frame a MESSAGE box carries, from the flags octet that
+/// starts it.
+fn message_kind(flags: u8) -> Result<FrameKind> {
+    //= rfc26#the-message-command
+    //# Bits 7-1: *Reserved*. These bits are reserved for future use and
+    //# MUST be zero.
+    // libzmq uses bit 1 for commands and ignores the others; so do we.
+    Ok(match (flags & FLAG_COMMAND != 0, flags & FLAG_MORE != 0) {
+        (true, true) => return Err(ProtocolError::CommandWithMore),
+        (true, false) => FrameKind::Command,
+        (false, more) => FrameKind::Message { more },
+    })
 }
 
 /// Parses an ERROR body from a server into the error it means.
@@ -735,6 +784,14 @@ impl Mechanism for CurveClient {
 
     fn decode_frame(&mut self, frame: Frame) -> Result<Frame> {
         self.traffic.decode(frame)
+    }
+
+    fn decode_short_frame(
+        &mut self,
+        body: &[u8],
+        accept: &mut dyn FnMut(&[u8], bool) -> bool,
+    ) -> Result<Option<bool>> {
+        self.traffic.decode_short(body, accept)
     }
 }
 
@@ -1072,6 +1129,14 @@ impl Mechanism for CurveServer {
 
     fn decode_frame(&mut self, frame: Frame) -> Result<Frame> {
         self.traffic.decode(frame)
+    }
+
+    fn decode_short_frame(
+        &mut self,
+        body: &[u8],
+        accept: &mut dyn FnMut(&[u8], bool) -> bool,
+    ) -> Result<Option<bool>> {
+        self.traffic.decode_short(body, accept)
     }
 
     fn zap_request(&mut self) -> Option<ZapRequest> {

@@ -158,6 +158,26 @@ pub trait Mechanism: Send + fmt::Debug {
         Ok(frame)
     }
 
+    /// The allocation-free form of [`decode_frame`](Mechanism::decode_frame)
+    /// for short frames, used by encrypting mechanisms: opens the frame
+    /// whose body is `body` (at most [`MAX_SHORT_BODY`] octets) and, if it
+    /// carries a message frame, hands the message body and its MORE flag to
+    /// `accept`. The frame counts as received only if `accept` returns
+    /// true (`Ok(Some(true))`); on `Ok(Some(false))` nothing changed and
+    /// the same frame may be offered again. `Ok(None)` means the frame was
+    /// not handled (it carries a command, or the mechanism has no such
+    /// path): pass it to `decode_frame`.
+    ///
+    /// [`MAX_SHORT_BODY`]: crate::MAX_SHORT_BODY
+    fn decode_short_frame(
+        &mut self,
+        body: &[u8],
+        accept: &mut dyn FnMut(&[u8], bool) -> bool,
+    ) -> Result<Option<bool>> {
+        let _ = (body, accept);
+        Ok(None)
+    }
+
     /// The ZAP request the handshake is waiting on, handed out once (server
     /// side of PLAIN and CURVE, after the client's credentials arrived).
     /// Until [`zap_reply`](Mechanism::zap_reply) is called the mechanism
