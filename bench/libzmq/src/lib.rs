@@ -258,8 +258,9 @@ unsafe impl Sync for RawContext {}
 impl Drop for RawContext {
     fn drop(&mut self) {
         // Every socket holds a clone of the context, so all are closed by
-        // now and zmq_ctx_term does not wait for any; it may still return
-        // EINTR, after which it must be called again.
+        // now (zmq_ctx_term still lets their LINGER run out for unsent
+        // messages); it may return EINTR, after which it must be called
+        // again.
         loop {
             // SAFETY: the pointer came from zmq_ctx_new and is terminated
             // only here, once it succeeds.
