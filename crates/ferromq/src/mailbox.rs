@@ -69,12 +69,12 @@ impl<C: Send> Mailbox<C> {
         st.commands.push_back(command);
         self.has_commands.store(true, Ordering::Release);
         let notify = self.signal(&mut st);
-        let watchers = st.watchers.clone();
+        let watchers = Watchers::copy(&st.watchers);
         drop(st);
         if notify {
             self.cond.notify_one();
         }
-        watchers.iter().for_each(|w| w.wake());
+        watchers.wake();
     }
 
     /// Registers a poller to be woken along with the owner.
@@ -206,16 +206,39 @@ impl<C: Send> Wake for Mailbox<C> {
         let mut st = self.lock();
         // Pollers are woken even when the owner already was: a poller
         // registered after that wake has not seen it.
-        let watchers = if st.watchers.is_empty() {
-            Vec::new()
-        } else {
-            st.watchers.clone()
-        };
+        let watchers = Watchers::copy(&st.watchers);
         let notify = self.signal(&mut st);
         drop(st);
         if notify {
             self.cond.notify_one();
         }
-        watchers.iter().for_each(|w| w.wake());
+        watchers.wake();
+    }
+}
+
+/// The watchers of a wake-up, copied under the lock and woken after it
+/// (waking one must not run under the mailbox's lock). One or two (an
+/// async task, a poller) are copied without a heap allocation: an async
+/// socket's mailbox is woken for every batch of messages.
+enum Watchers {
+    Few([Option<Waker>; 2]),
+    Many(Vec<Waker>),
+}
+
+impl Watchers {
+    fn copy(watchers: &[Waker]) -> Watchers {
+        match watchers {
+            [] => Watchers::Few([None, None]),
+            [a] => Watchers::Few([Some(a.clone()), None]),
+            [a, b] => Watchers::Few([Some(a.clone()), Some(b.clone())]),
+            more => Watchers::Many(more.to_vec()),
+        }
+    }
+
+    fn wake(self) {
+        match self {
+            Watchers::Few(few) => few.iter().flatten().for_each(|w| w.wake()),
+            Watchers::Many(many) => many.iter().for_each(|w| w.wake()),
+        }
     }
 }
