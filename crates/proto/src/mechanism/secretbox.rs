@@ -127,8 +127,23 @@ impl PrefixedKey {
     }
 
     fn seal_with(&self, engine: Engine, tail: &[u8; 8], buf: &mut [u8]) -> [u8; TAG_LEN] {
-        let mut stream = Stream::new(engine, &self.words, tail);
-        let mut mac = Poly1305::new(&stream.poly_key(buf.len()));
+        // Small boxes (most CURVE traffic) make two blocks at most: keep
+        // their keystream in a small buffer.
+        if buf.len() <= SMALL - 32 {
+            self.seal_in::<SMALL>(engine, tail, buf)
+        } else {
+            self.seal_in::<MAX_WIDE>(engine, tail, buf)
+        }
+    }
+
+    fn seal_in<const N: usize>(
+        &self,
+        engine: Engine,
+        tail: &[u8; 8],
+        buf: &mut [u8],
+    ) -> [u8; TAG_LEN] {
+        let mut stream = Stream::<N>::new(engine, &self.words, tail);
+        let mut mac = stream.start(buf.len());
         stream.xor(buf);
         mac.update(buf);
         mac.finish()
@@ -153,10 +168,26 @@ impl PrefixedKey {
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<(), OpenError> {
-        let mut stream = Stream::new(engine, &self.words, tail);
-        let mut mac = Poly1305::new(&stream.poly_key(buf.len()));
+        if buf.len() <= SMALL - 32 {
+            self.open_in::<SMALL>(engine, tail, buf, tag)
+        } else {
+            self.open_in::<MAX_WIDE>(engine, tail, buf, tag)
+        }
+    }
+
+    fn open_in<const N: usize>(
+        &self,
+        engine: Engine,
+        tail: &[u8; 8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), OpenError> {
+        let mut stream = Stream::<N>::new(engine, &self.words, tail);
+        let mut mac = stream.start(buf.len());
         mac.update(buf);
         if !mac.verify(tag) {
+            // Keystream for a nonce whose genuine box may still come.
+            stream.ahead.zeroize();
             return Err(OpenError);
         }
         stream.xor(buf);
@@ -499,10 +530,16 @@ impl Engine {
             }
             _ => {
                 let wide = self.wide();
-                let mut ks = [0u8; MAX_WIDE];
-                self.xor_wide(k, n, counter, &mut ks[..wide]);
-                out.copy_from_slice(&ks[..out.len()]);
-                ks.zeroize();
+                if out.len() == wide {
+                    out.fill(0);
+                    self.xor_wide(k, n, counter, out);
+                } else {
+                    let mut ks = [0u8; MAX_WIDE];
+                    self.xor_wide(k, n, counter, &mut ks[..wide]);
+                    out.copy_from_slice(&ks[..out.len()]);
+                    // Perhaps the Poly1305 key.
+                    ks[..32].zeroize();
+                }
             }
         }
     }
@@ -541,39 +578,42 @@ impl Engine {
     }
 }
 
-/// The XSalsa20 keystream of one box: its first 32 octets (the Poly1305
-/// key) and the start of the rest are made together; [`Stream::xor`]
-/// uses what was made before making more.
-struct Stream<'a> {
+/// Keystream buffer of the small boxes: two blocks.
+const SMALL: usize = 128;
+
+/// The XSalsa20 keystream of one box, made `N` octets at a time at most:
+/// its first 32 octets (the Poly1305 key) and the start of the rest are
+/// made together; [`Stream::xor`] uses what was made before making more.
+struct Stream<'a, const N: usize> {
     engine: Engine,
     key: &'a [u32; 8],
     nonce: [u32; 2],
     /// Keystream made ahead: `ahead[32..ahead_len]` has not been used.
-    ahead: [u8; MAX_WIDE],
+    ahead: [u8; N],
     ahead_len: usize,
 }
 
-impl<'a> Stream<'a> {
-    fn new(engine: Engine, key: &'a [u32; 8], tail: &[u8; 8]) -> Stream<'a> {
+impl<'a, const N: usize> Stream<'a, N> {
+    fn new(engine: Engine, key: &'a [u32; 8], tail: &[u8; 8]) -> Stream<'a, N> {
         Stream {
             engine,
             key,
             nonce: [le32(&tail[0..]), le32(&tail[4..])],
-            ahead: [0; MAX_WIDE],
+            ahead: [0; N],
             ahead_len: 0,
         }
     }
 
     /// Makes the keystream's first blocks (enough for a box of `len`
-    /// octets, up to one wide step) and returns the Poly1305 key.
-    fn poly_key(&mut self, len: usize) -> [u8; 32] {
-        let len = (32 + len).div_ceil(64).min(self.engine.wide() / 64) * 64;
+    /// octets, up to one wide step or `N` octets) and returns Poly1305
+    /// under the key they start with.
+    fn start(&mut self, len: usize) -> Poly1305 {
+        let most = self.engine.wide().min(N) / 64;
+        let len = (32 + len).div_ceil(64).min(most) * 64;
         self.engine
             .fill(self.key, self.nonce, 0, &mut self.ahead[..len]);
         self.ahead_len = len;
-        let mut key = [0u8; 32];
-        key.copy_from_slice(&self.ahead[..32]);
-        key
+        Poly1305::new(&self.ahead[..32])
     }
 
     /// XORs `buf` with the keystream from octet 32 on.
@@ -590,6 +630,8 @@ impl<'a> Stream<'a> {
         }
         let tail = chunks.into_remainder();
         if !tail.is_empty() {
+            // Only when N is a wide step: a small stream holds its box's
+            // whole keystream.
             let len = tail.len().div_ceil(64) * 64;
             self.engine
                 .fill(self.key, self.nonce, counter, &mut self.ahead[..len]);
@@ -598,10 +640,12 @@ impl<'a> Stream<'a> {
     }
 }
 
-impl Drop for Stream<'_> {
+impl<const N: usize> Drop for Stream<'_, N> {
     fn drop(&mut self) {
-        // The Poly1305 key and the keystream next to it.
-        self.ahead[..64].zeroize();
+        // The Poly1305 key. The rest of the keystream is the XOR of the
+        // plaintext and the ciphertext, which the caller holds both of
+        // (a failed open wipes it all).
+        self.ahead[..32].zeroize();
     }
 }
 
@@ -610,6 +654,7 @@ impl Drop for Stream<'_> {
 
 /// Poly1305 with its key: the accumulator `h` is `h0 + h1 * 2^64 + h2 *
 /// 2^128`, kept below 2^130 + 2^128 between blocks (so `h2 <= 4`).
+/// A block takes four 64x64 products and two small ones.
 struct Poly1305 {
     r0: u64,
     r1: u64,
@@ -621,7 +666,8 @@ struct Poly1305 {
 }
 
 impl Poly1305 {
-    fn new(key: &[u8; 32]) -> Poly1305 {
+    /// Poly1305 under the first 32 octets of `key`.
+    fn new(key: &[u8]) -> Poly1305 {
         Poly1305 {
             // Clamped: the top four bits of every 32-bit word and the low
             // two bits of the upper three cleared.
@@ -640,48 +686,34 @@ impl Poly1305 {
     #[inline(always)]
     fn block(&mut self, m0: u64, m1: u64, hibit: u64) {
         let (r0, r1) = (self.r0, self.r1);
+        // 5 * r1 / 4: exact, clamping cleared r1's low two bits.
+        let s1 = r1 + (r1 >> 2);
         // h += m
-        let s0 = self.h0 as u128 + m0 as u128;
-        let s1 = self.h1 as u128 + m1 as u128 + (s0 >> 64);
-        let h0 = s0 as u64;
-        let h1 = s1 as u64;
+        let a = self.h0 as u128 + m0 as u128;
+        let b = self.h1 as u128 + m1 as u128 + (a >> 64);
+        let (h0, h1) = (a as u64, b as u64);
         // h2 <= 4 before, so at most 6 here.
-        let h2 = self.h2 + (s1 >> 64) as u64 + hibit;
+        let h2 = self.h2 + (b >> 64) as u64 + hibit;
 
-        // t = h * r, four limbs. r0, r1 < 2^60 and h2 <= 6, so the
-        // products with h2 fit 64 bits and the sums below do not overflow.
-        let h0r0 = h0 as u128 * r0 as u128;
-        let h1r0 = h1 as u128 * r0 as u128;
-        let h0r1 = h0 as u128 * r1 as u128;
-        let h1r1 = h1 as u128 * r1 as u128;
-        let h2r0 = h2 * r0;
-        let h2r1 = h2 * r1;
-        let m1 = h1r0 + h0r1;
-        let m2 = h1r1 + h2r0 as u128;
-        let t0 = h0r0 as u64;
-        let acc = (h0r0 >> 64) + (m1 as u64 as u128);
-        let t1 = acc as u64;
-        let acc = (m1 >> 64) + (m2 as u64 as u128) + (acc >> 64);
-        let t2 = acc as u64;
-        let t3 = ((m2 >> 64) as u64)
-            .wrapping_add(h2r1)
-            .wrapping_add((acc >> 64) as u64);
+        // h * r, folding 2^130 = 5 (mod p) into the products:
+        //   h1 r1 2^128 = h1 (r1 / 4) 2^130 = h1 s1
+        //   h2 r1 2^192 = h2 (r1 / 4) 2^194 = h2 s1 2^64
+        // r0, r1 < 2^60, s1 < 2^61 and h2 <= 6: no sum overflows.
+        let d0 = h0 as u128 * r0 as u128 + h1 as u128 * s1 as u128;
+        let d1 = h0 as u128 * r1 as u128
+            + h1 as u128 * r0 as u128
+            + (h2 * s1) as u128
+            + (d0 >> 64);
+        let d2 = h2 * r0 + (d1 >> 64) as u64;
 
-        // t = l + 2^130 * q with l < 2^130; 2^130 = 5 (mod p), so
-        // h = l + 4q + q. 4q is t's limbs 2 and 3 with the low two bits
-        // cleared.
-        let q4lo = t2 & !3;
-        let q4hi = t3;
-        let s0 = t0 as u128 + q4lo as u128;
-        let s1 = t1 as u128 + q4hi as u128 + (s0 >> 64);
-        let h2 = (t2 & 3) + (s1 >> 64) as u64;
-        let qlo = (q4lo >> 2) | (q4hi << 62);
-        let qhi = q4hi >> 2;
-        let s0 = s0 as u64 as u128 + qlo as u128;
-        let s1 = s1 as u64 as u128 + qhi as u128 + (s0 >> 64);
-        self.h0 = s0 as u64;
-        self.h1 = s1 as u64;
-        self.h2 = h2 + (s1 >> 64) as u64;
+        // h = d0 + d1 2^64 + d2 2^128: keep d2's low two bits and fold
+        // the rest, 2^130 (d2 >> 2), in as 5 (d2 >> 2).
+        let c = (d2 & !3) + (d2 >> 2);
+        let a = d0 as u64 as u128 + c as u128;
+        let b = d1 as u64 as u128 + (a >> 64);
+        self.h0 = a as u64;
+        self.h1 = b as u64;
+        self.h2 = (d2 & 3) + (b >> 64) as u64;
     }
 
     /// Processes `data` as a whole message (the last block may be short).
@@ -692,10 +724,13 @@ impl Poly1305 {
         }
         let rest = blocks.remainder();
         if !rest.is_empty() {
-            let mut last = [0u8; 16];
-            last[..rest.len()].copy_from_slice(rest);
-            last[rest.len()] = 1;
-            self.block(le64(&last[0..]), le64(&last[8..]), 0);
+            // The short block, then a 1 octet, then zeros (built without
+            // a call to memcpy).
+            let mut m = 1u128 << (8 * rest.len());
+            for (i, &b) in rest.iter().enumerate() {
+                m |= (b as u128) << (8 * i);
+            }
+            self.block(m as u64, (m >> 64) as u64, 0);
         }
     }
 

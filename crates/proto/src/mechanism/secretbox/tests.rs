@@ -132,9 +132,11 @@ fn xsalsa20_nacl_stream3() {
     let sub = key.with_prefix(&hex_n("69696ee955b62b73cd62bda875fc73d6"));
     for engine in Engine::available() {
         for len in [0, 100, 1000] {
-            let mut stream = Stream::new(engine, &sub.words, &hex_n("8219e0036b7a0b37"));
+            let mut stream =
+                Stream::<MAX_WIDE>::new(engine, &sub.words, &hex_n("8219e0036b7a0b37"));
+            stream.start(len);
             assert_eq!(
-                stream.poly_key(len).to_vec(),
+                stream.ahead[..32].to_vec(),
                 hex("eea6a7251c1e72916d11c2cb214d3c252539121d8e234e652d651fa4c8cff880")
             );
         }
@@ -209,7 +211,7 @@ fn keystream_case(rng: &mut Rng, engine: Engine, start: u64, len: usize) {
 // --- Poly1305 ---------------------------------------------------------------
 
 fn mac(key: &[u8], msg: &[u8]) -> [u8; 16] {
-    Poly1305::new(key.try_into().unwrap()).tag(msg)
+    Poly1305::new(key).tag(msg)
 }
 
 impl Poly1305 {

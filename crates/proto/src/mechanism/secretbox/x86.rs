@@ -219,8 +219,14 @@ macro_rules! round {
 macro_rules! double_rounds {
     ($step:ident, $x:ident) => {
         for _ in 0..10 {
-            round!($step, $x, [0, 4, 8, 12; 5, 9, 13, 1; 10, 14, 2, 6; 15, 3, 7, 11]);
-            round!($step, $x, [0, 1, 2, 3; 5, 6, 7, 4; 10, 11, 8, 9; 15, 12, 13, 14]);
+            round!($step, $x, [0, 4, 8, 12]);
+            round!($step, $x, [5, 9, 13, 1]);
+            round!($step, $x, [10, 14, 2, 6]);
+            round!($step, $x, [15, 3, 7, 11]);
+            round!($step, $x, [0, 1, 2, 3]);
+            round!($step, $x, [5, 6, 7, 4]);
+            round!($step, $x, [10, 11, 8, 9]);
+            round!($step, $x, [15, 12, 13, 14]);
         }
     };
 }
