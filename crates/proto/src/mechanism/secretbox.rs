@@ -17,15 +17,22 @@
 //!   keystream from octet 32 on.
 //! * The tag is Poly1305 of the ciphertext.
 //!
-//! Salsa20 runs in two shapes, both plain arrays that LLVM turns into SSE2
-//! on x86_64 (and NEON on aarch64) without any `unsafe`:
+//! Salsa20 runs in two shapes:
 //!
-//! * one block in the "diagonal" layout: four `[u32; 4]` rows, each
-//!   holding one word of each of the four quarter-rounds of a round, so a
-//!   round is 20 lane-wise operations and three lane rotations;
-//! * [`LANES`] blocks at once, lane-wise: sixteen `[u32; LANES]` words,
-//!   lane `j` belonging to block `counter + j`, so a round has no
-//!   shuffles at all; the blocks are transposed once at the end.
+//! * one block in the "diagonal" layout: four rows of four words, each
+//!   row holding one word of each of the four quarter-rounds of a round,
+//!   so a round is 20 lane-wise operations and three lane rotations
+//!   (for the first blocks of a box, the short tails, and HSalsa20);
+//! * a batch of blocks lane-wise: sixteen vectors of words, lane `j`
+//!   belonging to block `counter + j`, so a round has no shuffles at
+//!   all; the blocks are transposed once at the end.
+//!
+//! [`Engine`] picks the code: on x86_64, SSE2 intrinsics (one block; four
+//! side by side), AVX2 when the CPU has it (two blocks in one register;
+//! eight side by side) and AVX-512 (the same with one-instruction
+//! rotates; sixteen side by side) when both the CPU and the compiler
+//! (Rust 1.89, see build.rs) have it; see [`x86`] for why intrinsics.
+//! Elsewhere, the same shapes as plain arrays.
 //!
 //! Poly1305 keeps the accumulator in radix 2^64 (two full limbs and a few
 //! bits) and multiplies with `u128` products: four 64x64 multiplications
@@ -424,7 +431,11 @@ fn xor_into(data: &mut [u8], keystream: &[u8]) {
 }
 
 /// The most octets of keystream any engine makes in one step.
-const MAX_WIDE: usize = 512;
+const MAX_WIDE: usize = if cfg!(all(target_arch = "x86_64", ferromq_avx512)) {
+    1024
+} else {
+    512
+};
 
 /// How Salsa20 runs: chosen once per box from what the CPU has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -438,6 +449,9 @@ enum Engine {
     /// AVX2 intrinsics: two blocks, or eight side by side.
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    /// AVX-512 intrinsics: two blocks, or sixteen side by side.
+    #[cfg(all(target_arch = "x86_64", ferromq_avx512))]
+    Avx512,
 }
 
 impl Engine {
@@ -446,6 +460,13 @@ impl Engine {
     fn detect() -> Engine {
         #[cfg(target_arch = "x86_64")]
         {
+            #[cfg(ferromq_avx512)]
+            if std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("avx2")
+            {
+                return Engine::Avx512;
+            }
             if std::is_x86_feature_detected!("avx2") {
                 Engine::Avx2
             } else {
@@ -463,6 +484,8 @@ impl Engine {
         match self {
             #[cfg(target_arch = "x86_64")]
             Engine::Avx2 => 512,
+            #[cfg(all(target_arch = "x86_64", ferromq_avx512))]
+            Engine::Avx512 => 1024,
             _ => WIDE,
         }
     }
@@ -482,6 +505,16 @@ impl Engine {
                 #[allow(unsafe_code)]
                 unsafe {
                     x86::xor_wide8(k, n, counter, data)
+                }
+            }
+            #[cfg(all(target_arch = "x86_64", ferromq_avx512))]
+            Engine::Avx512 => {
+                let data = data.try_into().expect("1024");
+                // SAFETY: `Engine::Avx512` is only chosen when the CPU has
+                // AVX-512F, AVX-512VL and AVX2.
+                #[allow(unsafe_code)]
+                unsafe {
+                    x86::xor_wide16(k, n, counter, data)
                 }
             }
         }
@@ -507,6 +540,22 @@ impl Engine {
                     c = c.wrapping_add(2);
                 }
             }
+            #[cfg(all(target_arch = "x86_64", ferromq_avx512))]
+            Engine::Avx512 if blocks <= 4 => {
+                let mut c = counter;
+                for pair in out.chunks_mut(128) {
+                    let mut two = [0u8; 128];
+                    // SAFETY: as in `xor_wide`.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        x86::blocks2_avx512(k, n, c, &mut two)
+                    };
+                    pair.copy_from_slice(&two[..pair.len()]);
+                    c = c.wrapping_add(2);
+                }
+            }
+            #[cfg(all(target_arch = "x86_64", ferromq_avx512))]
+            Engine::Avx512 if blocks <= 8 => Engine::Avx2.fill(k, n, counter, out),
             #[cfg(target_arch = "x86_64")]
             Engine::Sse2 if blocks <= 3 => {
                 for (i, b) in out.chunks_exact_mut(64).enumerate() {
@@ -548,7 +597,7 @@ impl Engine {
     fn hsalsa20(self, k: &[u32; 8], input: &[u8; 16]) -> [u32; 8] {
         match self {
             #[cfg(target_arch = "x86_64")]
-            Engine::Sse2 | Engine::Avx2 => x86::hsalsa20(
+            _ if self != Engine::Portable => x86::hsalsa20(
                 k,
                 [le32(&input[0..]), le32(&input[4..])],
                 [le32(&input[8..]), le32(&input[12..])],
@@ -572,6 +621,10 @@ impl Engine {
             all.push(Engine::Sse2);
             if std::is_x86_feature_detected!("avx2") {
                 all.push(Engine::Avx2);
+            }
+            #[cfg(ferromq_avx512)]
+            if Engine::detect() == Engine::Avx512 {
+                all.push(Engine::Avx512);
             }
         }
         all
@@ -700,10 +753,7 @@ impl Poly1305 {
         //   h2 r1 2^192 = h2 (r1 / 4) 2^194 = h2 s1 2^64
         // r0, r1 < 2^60, s1 < 2^61 and h2 <= 6: no sum overflows.
         let d0 = h0 as u128 * r0 as u128 + h1 as u128 * s1 as u128;
-        let d1 = h0 as u128 * r1 as u128
-            + h1 as u128 * r0 as u128
-            + (h2 * s1) as u128
-            + (d0 >> 64);
+        let d1 = h0 as u128 * r1 as u128 + h1 as u128 * r0 as u128 + (h2 * s1) as u128 + (d0 >> 64);
         let d2 = h2 * r0 + (d1 >> 64) as u64;
 
         // h = d0 + d1 2^64 + d2 2^128: keep d2's low two bits and fold

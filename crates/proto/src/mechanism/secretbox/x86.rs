@@ -1,9 +1,11 @@
 //! Salsa20 with x86_64 vector instructions: SSE2 (which every x86_64 CPU
-//! has and every x86_64 target enables) and, when the CPU has it, AVX2.
+//! has and every x86_64 target enables) and, when the CPU has them, AVX2
+//! and (built with Rust 1.89 or later) AVX-512F and AVX-512VL.
 //!
 //! The same two shapes as the portable code: one block in the diagonal
 //! layout (two blocks side by side with AVX2, one per 128-bit half) and
-//! lane-wise batches (four blocks in SSE2 registers, eight in AVX2 ones).
+//! lane-wise batches (four blocks in SSE2 registers, eight in AVX2 ones,
+//! sixteen in AVX-512 ones).
 //!
 //! Why intrinsics: written as plain `[u32; 4]` arithmetic, LLVM costs a
 //! vector rotate at several times a scalar `rol` and leaves most of the
@@ -14,8 +16,9 @@
 //! `unsafe`: before Rust 1.87 every `core::arch` intrinsic is an `unsafe
 //! fn` (later ones are safe where the target feature is enabled, hence
 //! `unused_unsafe` allowed); the loads and stores take pointers, which
-//! come from references to arrays of the exact size; the AVX2 functions
-//! are `unsafe fn`s the caller may only call once AVX2 was detected.
+//! come from references to arrays of the exact size; the AVX2 and AVX-512
+//! functions are `unsafe fn`s the caller may only call once the CPU
+//! features were detected.
 #![allow(unsafe_code, unused_unsafe)]
 
 use super::SIGMA;
@@ -272,6 +275,70 @@ pub(super) fn xor_wide4(k: &[u32; 8], n: [u32; 2], counter: u64, data: &mut [u8;
     }
 }
 
+/// The body of `blocks2`, with the step (rotate by shifts with AVX2, by
+/// `vprold` with AVX-512) as a parameter.
+macro_rules! blocks2_body {
+    ($step:ident, $k:ident, $n:ident, $counter:ident, $out:ident) => {{
+        let c1 = $counter.wrapping_add(1);
+        let [b0, c0, d0] = diagonal_rows($k, $n, [$counter as u32, ($counter >> 32) as u32]);
+        let [b1, cc1, d1] = diagonal_rows($k, $n, [c1 as u32, (c1 >> 32) as u32]);
+        let s = [
+            SIGMA[0] as i32,
+            SIGMA[1] as i32,
+            SIGMA[2] as i32,
+            SIGMA[3] as i32,
+        ];
+        let input = [set8(s, s), set8(b0, b1), set8(c0, cc1), set8(d0, d1)];
+        let [mut a, mut b, mut c, mut d] = input;
+        for _ in 0..20 {
+            b = $step!(b, a, d, 7);
+            c = $step!(c, b, a, 9);
+            d = $step!(d, c, b, 13);
+            a = $step!(a, d, c, 18);
+            (b, c, d) = (
+                _mm256_shuffle_epi32(d, LANES1),
+                _mm256_shuffle_epi32(c, LANES2),
+                _mm256_shuffle_epi32(b, LANES3),
+            );
+        }
+        let a = _mm256_add_epi32(a, input[0]);
+        let b = _mm256_add_epi32(b, input[1]);
+        let c = _mm256_add_epi32(c, input[2]);
+        let d = _mm256_add_epi32(d, input[3]);
+        // As diagonal_to_rows4, in both halves.
+        let t = transpose8([
+            a,
+            _mm256_shuffle_epi32(d, LANES1),
+            _mm256_shuffle_epi32(c, LANES2),
+            _mm256_shuffle_epi32(b, LANES3),
+        ]);
+        let rows = [
+            t[0],
+            _mm256_shuffle_epi32(t[1], LANES3),
+            _mm256_shuffle_epi32(t[2], LANES2),
+            _mm256_shuffle_epi32(t[3], LANES1),
+        ];
+        // Block 0 is the low halves, block 1 the high ones.
+        let out = $out;
+        store32(
+            chunk32(out, 0),
+            _mm256_permute2x128_si256(rows[0], rows[1], 0x20),
+        );
+        store32(
+            chunk32(out, 32),
+            _mm256_permute2x128_si256(rows[2], rows[3], 0x20),
+        );
+        store32(
+            chunk32(out, 64),
+            _mm256_permute2x128_si256(rows[0], rows[1], 0x31),
+        );
+        store32(
+            chunk32(out, 96),
+            _mm256_permute2x128_si256(rows[2], rows[3], 0x31),
+        );
+    }};
+}
+
 /// AVX2: two blocks in the diagonal layout, block `counter` in the low
 /// 128-bit half and `counter + 1` in the high one.
 ///
@@ -279,62 +346,7 @@ pub(super) fn xor_wide4(k: &[u32; 8], n: [u32; 2], counter: u64, data: &mut [u8;
 /// The CPU must have AVX2.
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn blocks2(k: &[u32; 8], n: [u32; 2], counter: u64, out: &mut [u8; 128]) {
-    let c1 = counter.wrapping_add(1);
-    let [b0, c0, d0] = diagonal_rows(k, n, [counter as u32, (counter >> 32) as u32]);
-    let [b1, cc1, d1] = diagonal_rows(k, n, [c1 as u32, (c1 >> 32) as u32]);
-    let s = [
-        SIGMA[0] as i32,
-        SIGMA[1] as i32,
-        SIGMA[2] as i32,
-        SIGMA[3] as i32,
-    ];
-    let input = [set8(s, s), set8(b0, b1), set8(c0, cc1), set8(d0, d1)];
-    let [mut a, mut b, mut c, mut d] = input;
-    for _ in 0..20 {
-        b = step8!(b, a, d, 7);
-        c = step8!(c, b, a, 9);
-        d = step8!(d, c, b, 13);
-        a = step8!(a, d, c, 18);
-        (b, c, d) = (
-            _mm256_shuffle_epi32(d, LANES1),
-            _mm256_shuffle_epi32(c, LANES2),
-            _mm256_shuffle_epi32(b, LANES3),
-        );
-    }
-    let a = _mm256_add_epi32(a, input[0]);
-    let b = _mm256_add_epi32(b, input[1]);
-    let c = _mm256_add_epi32(c, input[2]);
-    let d = _mm256_add_epi32(d, input[3]);
-    // As diagonal_to_rows4, in both halves.
-    let t = transpose8([
-        a,
-        _mm256_shuffle_epi32(d, LANES1),
-        _mm256_shuffle_epi32(c, LANES2),
-        _mm256_shuffle_epi32(b, LANES3),
-    ]);
-    let rows = [
-        t[0],
-        _mm256_shuffle_epi32(t[1], LANES3),
-        _mm256_shuffle_epi32(t[2], LANES2),
-        _mm256_shuffle_epi32(t[3], LANES1),
-    ];
-    // Block 0 is the low halves, block 1 the high ones.
-    store32(
-        chunk32(out, 0),
-        _mm256_permute2x128_si256(rows[0], rows[1], 0x20),
-    );
-    store32(
-        chunk32(out, 32),
-        _mm256_permute2x128_si256(rows[2], rows[3], 0x20),
-    );
-    store32(
-        chunk32(out, 64),
-        _mm256_permute2x128_si256(rows[0], rows[1], 0x31),
-    );
-    store32(
-        chunk32(out, 96),
-        _mm256_permute2x128_si256(rows[2], rows[3], 0x31),
-    );
+    blocks2_body!(step8, k, n, counter, out)
 }
 
 /// Eight lanes: `lo` then `hi`.
@@ -430,6 +442,123 @@ pub(super) unsafe fn xor_wide8(k: &[u32; 8], n: [u32; 2], counter: u64, data: &m
             let d = chunk32(data, 64 * (j + 4) + 32 * h);
             let v = _mm256_permute2x128_si256(p[j], q[j], 0x31);
             store32(d, _mm256_xor_si256(load32(d), v));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// AVX-512 (Rust 1.89 and later; see build.rs): a rotate is one
+// instruction, and 32 registers hold sixteen blocks' state without
+// spilling.
+
+/// `y ^ ((a + b) <<< n)`, AVX-512VL on 256-bit registers.
+#[cfg(ferromq_avx512)]
+macro_rules! step8r {
+    ($y:expr, $a:expr, $b:expr, $n:literal) => {
+        _mm256_xor_si256($y, _mm256_rol_epi32(_mm256_add_epi32($a, $b), $n))
+    };
+}
+
+/// `y ^ ((a + b) <<< n)`, AVX-512F.
+#[cfg(ferromq_avx512)]
+macro_rules! step16 {
+    ($y:expr, $a:expr, $b:expr, $n:literal) => {
+        _mm512_xor_si512($y, _mm512_rol_epi32(_mm512_add_epi32($a, $b), $n))
+    };
+}
+
+/// `blocks2` with AVX-512VL rotates.
+///
+/// # Safety
+/// The CPU must have AVX2, AVX-512F and AVX-512VL.
+#[cfg(ferromq_avx512)]
+// build.rs sets the cfg from Rust 1.89 on, where these are stable.
+#[allow(clippy::incompatible_msrv)]
+#[target_feature(enable = "avx2,avx512f,avx512vl")]
+pub(super) unsafe fn blocks2_avx512(k: &[u32; 8], n: [u32; 2], counter: u64, out: &mut [u8; 128]) {
+    blocks2_body!(step8r, k, n, counter, out)
+}
+
+/// `transpose4` in each 128-bit quarter.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[cfg(ferromq_avx512)]
+// build.rs sets the cfg from Rust 1.89 on, where these are stable.
+#[allow(clippy::incompatible_msrv)]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn transpose16(r: [__m512i; 4]) -> [__m512i; 4] {
+    let t0 = _mm512_unpacklo_epi32(r[0], r[1]);
+    let t1 = _mm512_unpacklo_epi32(r[2], r[3]);
+    let t2 = _mm512_unpackhi_epi32(r[0], r[1]);
+    let t3 = _mm512_unpackhi_epi32(r[2], r[3]);
+    [
+        _mm512_unpacklo_epi64(t0, t1),
+        _mm512_unpackhi_epi64(t0, t1),
+        _mm512_unpacklo_epi64(t2, t3),
+        _mm512_unpackhi_epi64(t2, t3),
+    ]
+}
+
+/// AVX-512: XORs 1,024 octets with keystream blocks `counter ..
+/// counter + 16`, sixteen blocks side by side.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[cfg(ferromq_avx512)]
+// build.rs sets the cfg from Rust 1.89 on, where these are stable.
+#[allow(clippy::incompatible_msrv)]
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn xor_wide16(k: &[u32; 8], n: [u32; 2], counter: u64, data: &mut [u8; 1024]) {
+    let words = input_words(k, n);
+    let mut lo = [0i32; 16];
+    let mut hi = [0i32; 16];
+    for j in 0..16 {
+        let c = counter.wrapping_add(j as u64);
+        lo[j] = c as i32;
+        hi[j] = (c >> 32) as i32;
+    }
+    let mut input = [_mm512_setzero_si512(); 16];
+    for (v, w) in input.iter_mut().zip(words) {
+        *v = _mm512_set1_epi32(w);
+    }
+    // `lo` and `hi` are 64 readable octets each.
+    input[8] = _mm512_loadu_si512(lo.as_ptr().cast());
+    input[9] = _mm512_loadu_si512(hi.as_ptr().cast());
+    let mut x = input;
+    double_rounds!(step16, x);
+    for (x, i) in x.iter_mut().zip(input) {
+        *x = _mm512_add_epi32(*x, i);
+    }
+    // After the transposes, quarter q of t[g][j] is words 4g .. 4g + 4 of
+    // block 4q + j; four 128-bit shuffles gather each block's quarters.
+    let t = [
+        transpose16([x[0], x[1], x[2], x[3]]),
+        transpose16([x[4], x[5], x[6], x[7]]),
+        transpose16([x[8], x[9], x[10], x[11]]),
+        transpose16([x[12], x[13], x[14], x[15]]),
+    ];
+    #[allow(clippy::needless_range_loop)] // j picks from all four of t.
+    for j in 0..4 {
+        let u0 = _mm512_shuffle_i32x4(t[0][j], t[1][j], 0x44);
+        let u1 = _mm512_shuffle_i32x4(t[0][j], t[1][j], 0xee);
+        let u2 = _mm512_shuffle_i32x4(t[2][j], t[3][j], 0x44);
+        let u3 = _mm512_shuffle_i32x4(t[2][j], t[3][j], 0xee);
+        let blocks = [
+            (j, _mm512_shuffle_i32x4(u0, u2, 0x88)),
+            (4 + j, _mm512_shuffle_i32x4(u0, u2, 0xdd)),
+            (8 + j, _mm512_shuffle_i32x4(u1, u3, 0x88)),
+            (12 + j, _mm512_shuffle_i32x4(u1, u3, 0xdd)),
+        ];
+        for (b, v) in blocks {
+            let d: &mut [u8; 64] = (&mut data[64 * b..64 * b + 64])
+                .try_into()
+                .expect("64 octets");
+            // `d` is 64 readable and writable octets; loadu and storeu
+            // have no alignment needs.
+            let v = _mm512_xor_si512(_mm512_loadu_si512(d.as_ptr().cast()), v);
+            _mm512_storeu_si512(d.as_mut_ptr().cast(), v);
         }
     }
 }
