@@ -8,17 +8,19 @@ cd "$(dirname "$0")/.."
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 # No --workspace: the root Cargo.toml's default-members leave out the bench
-# crate (it builds libzmq from source and is run on demand, never in tests).
+# crates (they build libzmq from source; the bench runs on demand, never in
+# tests).
 echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
 echo "== cargo test"
 cargo test
-# The benchmark (a workspace member outside the default ones: it builds
-# libzmq from source) is linted and its statistics unit-tested here, never
-# run: no test asserts a speed.
+# The benchmark and its libzmq binding (workspace members outside the
+# default ones: they build libzmq and libsodium from source) are linted and
+# unit-tested here; the bench itself is never run: no test asserts a speed.
+# The binding's tests use real libzmq sockets, CURVE included.
 echo "== bench: clippy and unit tests"
-cargo clippy -p ferromq-bench --all-targets -- -D warnings
-cargo test -p ferromq-bench
+cargo clippy -p ferromq-bench -p ferromq-bench-libzmq --all-targets -- -D warnings
+cargo test -p ferromq-bench -p ferromq-bench-libzmq
 
 echo "== interop tests (pyzmq/libzmq <-> ferromq CLI)"
 # The Python environment lives in .venv; it is (re)made when missing,

@@ -17,12 +17,16 @@ pub struct Machine {
     pub mem_total: String,
     /// The compiler that built the bench.
     pub rustc: String,
-    /// libzmq as linked (zmq::version()).
+    /// libzmq as linked (zmq_version).
     pub libzmq: String,
     /// Whether that libzmq has CURVE (zmq_has("curve")); absent in results
     /// from before CURVE rows existed.
     #[serde(default)]
     pub libzmq_curve: Option<bool>,
+    /// The libsodium that CURVE runs on; absent in results from before
+    /// libzmq had CURVE.
+    #[serde(default)]
+    pub libsodium: Option<String>,
     /// zmq.rs crate version.
     pub zmqrs: String,
     /// Commit of the ferromq tree measured, if known.
@@ -85,7 +89,7 @@ fn fd_limit() -> Option<String> {
 impl Machine {
     /// Describes this machine now.
     pub fn detect() -> Machine {
-        let (maj, min, patch) = zmq::version();
+        let (maj, min, patch) = ferromq_bench_libzmq::version();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -99,6 +103,7 @@ impl Machine {
             rustc: env!("BENCH_RUSTC_VERSION").to_string(),
             libzmq: format!("{maj}.{min}.{patch}"),
             libzmq_curve: Some(crate::backend::libzmq_has_curve()),
+            libsodium: Some(ferromq_bench_libzmq::sodium_version()),
             zmqrs: "0.7 (crate zeromq)".to_string(),
             git_commit: command_line("git", &["rev-parse", "--short", "HEAD"]),
             date_utc: utc_string(now),
@@ -117,10 +122,10 @@ pub fn describe(m: &Machine) -> String {
     );
     let _ = writeln!(
         s,
-        "- software: {}; libzmq {} (vendored by the zmq crate{}); zmq.rs {}; ferromq at {}",
+        "- software: {}; libzmq {} (built from source{}); zmq.rs {}; ferromq at {}",
         m.rustc,
         m.libzmq,
-        libzmq_build(m.libzmq_curve),
+        libzmq_build(m.libzmq_curve, m.libsodium.as_deref()),
         m.zmqrs,
         m.git_commit.as_deref().unwrap_or("unknown commit")
     );
@@ -134,11 +139,12 @@ pub fn describe(m: &Machine) -> String {
 }
 
 /// What the description says about libzmq's CURVE.
-fn libzmq_build(curve: Option<bool>) -> &'static str {
-    match curve {
-        Some(true) => ", built with CURVE on libsodium",
-        Some(false) => ", built without CURVE",
-        None => "",
+fn libzmq_build(curve: Option<bool>, libsodium: Option<&str>) -> String {
+    match (curve, libsodium) {
+        (Some(true), Some(v)) => format!(", with CURVE on libsodium {v}"),
+        (Some(true), None) => ", with CURVE on libsodium".to_string(),
+        (Some(false), _) => ", without CURVE".to_string(),
+        (None, _) => String::new(),
     }
 }
 
@@ -146,9 +152,10 @@ fn libzmq_build(curve: Option<bool>) -> &'static str {
 mod tests {
     #[test]
     fn libzmq_curve_is_described() {
-        assert_eq!(super::libzmq_build(None), "");
-        assert!(super::libzmq_build(Some(true)).contains("libsodium"));
-        assert!(super::libzmq_build(Some(false)).contains("without CURVE"));
+        assert_eq!(super::libzmq_build(None, None), "");
+        assert!(super::libzmq_build(Some(true), None).contains("libsodium"));
+        assert!(super::libzmq_build(Some(true), Some("1.0.20")).ends_with("libsodium 1.0.20"));
+        assert!(super::libzmq_build(Some(false), None).contains("without CURVE"));
     }
 
     #[test]

@@ -377,7 +377,7 @@ fn with_mechanism(mech: Mechanism) -> String {
 fn mechanism_note(mech: Mechanism) -> &'static str {
     match mech {
         Mechanism::Null => "",
-        Mechanism::Curve => "Both sides CURVE: the binding side (PULL, REP) is the server, the connecting side the client, with key pairs made once per bench run; libzmq's side needs a libzmq built with CURVE (the zmq crate's vendored one has none: n/a); zmq.rs has no CURVE. The handshake is outside the timed part. ",
+        Mechanism::Curve => "Both sides CURVE: the binding side (PULL, REP) is the server, the connecting side the client, with key pairs made once per bench run; libzmq is built with CURVE on libsodium (a libzmq without it would show n/a); zmq.rs has no CURVE. The handshake is outside the timed part. ",
     }
 }
 
@@ -855,8 +855,9 @@ pub(crate) mod tests {
                 kernel: "k".into(),
                 mem_total: "1 kB".into(),
                 rustc: "rustc".into(),
-                libzmq: "4.3.4".into(),
+                libzmq: "4.3.5".into(),
                 libzmq_curve: Some(true),
+                libsodium: Some("1.0.20".into()),
                 zmqrs: "0.7".into(),
                 git_commit: None,
                 date_utc: "now".into(),
@@ -967,9 +968,11 @@ pub(crate) mod tests {
             .as_object_mut()
             .unwrap()
             .remove("libzmq_curve");
+        old["machine"].as_object_mut().unwrap().remove("libsodium");
         let back: Report = serde_json::from_value(old).unwrap();
         assert_eq!(back.rows[0].security, Mechanism::Null);
         assert_eq!(back.machine.libzmq_curve, None);
+        assert_eq!(back.machine.libsodium, None);
     }
 
     #[test]

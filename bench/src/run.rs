@@ -47,10 +47,10 @@ impl Settings {
     }
 }
 
-/// Most DEALERs per child process. The zmq crate does not expose
-/// zmq_ctx_set(ZMQ_MAX_SOCKETS) (and the bench uses no `unsafe`), so each
-/// libzmq context must stay under its 1023-socket default; the same split
-/// is used for every implementation so the process layout is identical.
+/// Most DEALERs per child process. Each libzmq context stays under its
+/// 1023-socket default (the bench leaves ZMQ_MAX_SOCKETS as it is, as it
+/// leaves every libzmq setting it does not need); the same split is used
+/// for every implementation so the process layout is identical.
 pub const DEALERS_PER_PROCESS: usize = 1000;
 
 /// What one case of a row runs: `a` sends/asks (or is the only side),

@@ -21,7 +21,8 @@ use std::fmt;
 pub enum Impl {
     /// This project.
     Ferromq,
-    /// The C++ reference implementation, through the `zmq` crate.
+    /// The C++ reference implementation (4.3.5 with CURVE), through the
+    /// bench's own binding crate.
     Libzmq,
     /// zmq.rs (crate `zeromq`), async on tokio.
     Zmqrs,

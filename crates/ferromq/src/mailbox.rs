@@ -124,6 +124,15 @@ impl<C: Send> Mailbox<C> {
         woken
     }
 
+    /// For an owner that does not sleep here (an async task): forgets
+    /// earlier wake-ups, then watches for a new one for up to
+    /// SPIN_BEFORE_SLEEP; true if one came.
+    pub(crate) fn spin_for_next_wake(&self) -> bool {
+        self.signaled_hint.store(false, Ordering::SeqCst);
+        self.spin_for_wake(None);
+        self.signaled_hint.load(Ordering::Acquire)
+    }
+
     /// Watches for a wake-up for up to SPIN_BEFORE_SLEEP (never past the
     /// deadline).
     fn spin_for_wake(&self, deadline: Option<Instant>) {

@@ -873,6 +873,15 @@ impl Socket {
         self.inner.borrow().link.monitor.stop();
     }
 
+    /// For an async receive that found nothing: if this socket sent since
+    /// it last waited (a reply may be on its way), watches for a wake-up
+    /// for a few µs, as a blocking receive does before it sleeps; true if
+    /// one came, so receiving again is worth it.
+    pub(crate) fn spin_for_reply(&self) -> bool {
+        let mut inner = self.inner.borrow_mut();
+        std::mem::take(&mut inner.sent_since_wait) && inner.link.mailbox.spin_for_next_wake()
+    }
+
     pub(crate) fn watch(&self, waker: Waker) {
         self.inner.borrow().link.mailbox.watch(waker);
     }

@@ -407,3 +407,63 @@ fn inproc_subscriptions_sent_before_the_bind_reach_the_publisher() {
     xpub.send("weather 1", 0).unwrap();
     assert_eq!(sub.recv(0).unwrap().as_str(), Some("weather 1"));
 }
+
+/// Frames larger than the I/O thread's 64 KiB read chunk are read straight
+/// into their own buffer, smaller ones through the shared chunk: a stream
+/// that switches between the two, with frames ending mid-read and
+/// multipart messages mixing sizes, arrives whole and in order.
+fn large_and_small_frames_interleave(tr: Transport) {
+    let ctx = Context::new();
+    let (pull, ep) = bound_on(&ctx, tr, SocketType::Pull);
+    let pull = with_timeout(pull);
+    let push = connected(&ctx, SocketType::Push, &ep);
+    let sizes = [
+        0,
+        70_000,
+        1,
+        1 << 20,
+        65_536,
+        65_535,
+        3,
+        (2 << 20) + 5,
+        200_000,
+        64,
+    ];
+    let body = |round: usize, i: usize, size: usize| -> Vec<u8> {
+        (0..size).map(|k| (k * 31 + i * 7 + round) as u8).collect()
+    };
+    for round in 0..3 {
+        for (i, &size) in sizes.iter().enumerate() {
+            push.send(body(round, i, size), 0).unwrap();
+        }
+        // The same sizes again as one multipart message.
+        push.send_multipart(
+            sizes
+                .iter()
+                .enumerate()
+                .map(|(i, &s)| body(round, i + 100, s)),
+            0,
+        )
+        .unwrap();
+    }
+    for round in 0..3 {
+        for (i, &size) in sizes.iter().enumerate() {
+            let got = pull.recv(0).unwrap();
+            assert!(!got.more());
+            assert!(
+                got[..] == body(round, i, size)[..],
+                "round {round}, frame {i} ({size} B)"
+            );
+        }
+        let parts = pull.recv_multipart_msgs(0).unwrap();
+        assert_eq!(parts.len(), sizes.len());
+        for (i, (got, &size)) in parts.iter().zip(&sizes).enumerate() {
+            assert!(
+                got[..] == body(round, i + 100, size)[..],
+                "round {round}, part {i}"
+            );
+        }
+    }
+}
+
+per_transport!([Tcp, Ipc], large_and_small_frames_interleave);

@@ -281,7 +281,17 @@ impl Engine {
     }
 
     fn read_some(&mut self, scratch: &mut [u8]) -> Result<bool, Closed> {
-        match self.stream.read(scratch) {
+        let hint = self.conn.read_hint();
+        let read = if hint > scratch.len() {
+            self.read_large(hint)
+        } else {
+            // Reads go through the I/O thread's one scratch buffer, so an
+            // idle connection keeps no read buffer of its own.
+            self.stream.read(scratch).inspect(|&n| {
+                self.conn.recv_buf().extend_from_slice(&scratch[..n]);
+            })
+        };
+        match read {
             Ok(0) => Err(Closed::Io(EPIPE)),
             Ok(n) => {
                 // The peer is alive: heartbeat deadlines are met.
@@ -289,7 +299,6 @@ impl Engine {
                 if let Some(c) = &self.peer_counters {
                     c.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
                 }
-                self.conn.recv_buf().extend_from_slice(&scratch[..n]);
                 Ok(true)
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -299,6 +308,28 @@ impl Engine {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(true),
             Err(e) => Err(io_error(&e)),
         }
+    }
+
+    /// Reads part of a frame larger than the scratch buffer straight into
+    /// the connection's buffer, which must hold the whole frame anyway:
+    /// room for `hint` octets (the rest of the frame, at most a bounded
+    /// chunk) is made once, and no octet is copied after the kernel's copy.
+    /// Going through the scratch buffer cost a 1 MiB message one more copy
+    /// of every octet plus the copies of growing the buffer step by step.
+    #[allow(unsafe_code)]
+    fn read_large(&mut self, hint: usize) -> std::io::Result<usize> {
+        let buf = self.conn.recv_buf();
+        buf.reserve(hint);
+        let n = self
+            .stream
+            .read_uninit(&mut buf.spare_capacity_mut()[..hint])?;
+        let filled = buf.len() + n;
+        // SAFETY: `read_uninit` initialised the first `n` octets of the
+        // spare capacity it was given (recv(2) wrote them), and `reserve`
+        // made that capacity at least `hint` >= `n` octets, so the buffer's
+        // first `filled` octets are initialised and within its capacity.
+        unsafe { buf.set_len(filled) };
+        Ok(n)
     }
 
     /// Turns buffered input into pipe messages, stopping at the HWM.

@@ -7,6 +7,7 @@ use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
 use std::io::{self, IoSlice, Read, Write};
+use std::mem::MaybeUninit;
 
 /// A connected stream.
 pub(crate) enum Stream {
@@ -67,6 +68,17 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.peer_addr().is_ok(),
             Stream::Unix(s) => s.peer_addr().is_ok(),
+        }
+    }
+}
+
+impl Stream {
+    /// Reads into memory not yet initialised (a buffer's spare capacity),
+    /// saving the caller from zeroing what the kernel overwrites anyway.
+    pub(crate) fn read_uninit(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => socket2::SockRef::from(s).recv(buf),
+            Stream::Unix(s) => socket2::SockRef::from(s).recv(buf),
         }
     }
 }

@@ -6,9 +6,9 @@
 # INCLUDE_DIR holds zmq.h; LIB_ARGS are what the linker needs after the
 # test's object, for example
 #
-#   # the reference libzmq 4.3.4 (static, C++):
-#   run-against.sh ~/.cargo/registry/src/*/zeromq-src-0.2.6+4.3.4/vendor/include \
-#       /path/to/libzmq.a -lstdc++ -lpthread
+#   # the reference libzmq 4.3.5 (static, C++, CURVE on libsodium):
+#   run-against.sh ~/.cargo/registry/src/*/zeromq-src-0.3.6+4.3.5/vendor/include \
+#       /path/to/libzmq.a /path/to/libsodium.a -lstdc++ -lpthread
 #   # ferromq's shared library:
 #   run-against.sh crates/ffi/include -L target/debug -lzmq \
 #       -Wl,-rpath,"$PWD/target/debug"
