@@ -355,7 +355,8 @@ fn poly1305_matches_rustcrypto() {
     use crypto_secretbox::aead::generic_array::GenericArray;
     use poly1305::universal_hash::KeyInit as _;
     let mut rng = Rng(3);
-    for len in 0..600 {
+    let lens = (0..1200).chain([4096, 4097, 65535, 65536, 65552]);
+    for len in lens {
         // Keys and messages full of ones exercise the carries.
         let (key, msg): ([u8; 32], Vec<u8>) = if len % 3 == 0 {
             ([0xff; 32], vec![0xff; len])
@@ -591,6 +592,8 @@ fn bench() {
     }
 }
 
+/// Salsa20 (every engine) and Poly1305 alone over 64 KiB, in release
+/// builds: `... secretbox::tests::bench_parts -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn bench_parts() {
