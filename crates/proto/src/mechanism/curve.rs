@@ -148,7 +148,7 @@ fn session_key(public: &[u8; KEY_LEN], secret: &SecretKey) -> secretbox::Key {
     secretbox::Key::from_shared_secret(&shared.0)
 }
 
-/// Appends Box [`plain`] (tag then ciphertext) to `out`.
+/// Appends the box of `plain` (tag then ciphertext) to `out`.
 fn seal_into(key: &impl BoxKey, nonce: &Nonce, plain: &[u8], out: &mut Vec<u8>) {
     let start = out.len();
     out.resize(start + TAG_LEN, 0);
