@@ -17,7 +17,7 @@
 //! [`ProtocolError`].
 
 #![warn(missing_docs, unreachable_pub)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod command;
 mod connection;

@@ -2,11 +2,15 @@
 //! handshake (RFC 26) and then carries every frame in an encrypted,
 //! authenticated MESSAGE box.
 //!
-//! Boxes are NaCl's `crypto_box` (X25519, XSalsa20, Poly1305), through
-//! RustCrypto's `crypto_box` crate; the cookie is a `crypto_secretbox`
-//! under a random key made for each connection (as libzmq does). On the
-//! wire a box is its 16-octet tag followed by the ciphertext, which is
-//! NaCl's layout with the leading zero octets dropped, so boxes are
+//! Boxes are NaCl's `crypto_box` (X25519, XSalsa20, Poly1305); the cookie
+//! is a `crypto_secretbox` under a random key made for each connection (as
+//! libzmq does). The handshake's boxes go through RustCrypto's
+//! `crypto_box` and `crypto_secretbox` crates. The boxes under the
+//! session key (INITIATE, READY and every MESSAGE) go through our own
+//! XSalsa20-Poly1305 ([`super::secretbox`]), which keeps the XSalsa20
+//! subkey of each MESSAGE nonce prefix instead of deriving it per message.
+//! On the wire a box is its 16-octet tag followed by the ciphertext, which
+//! is NaCl's layout with the leading zero octets dropped, so boxes are
 //! byte-for-byte what libzmq makes.
 //!
 //! ```text
@@ -15,6 +19,7 @@
 //!            *message
 //! ```
 
+use super::secretbox::{self, PrefixedKey};
 use super::zap::{refusal_body, Verdict, ZapContext, ZapGate, ZapReply, ZapRequest};
 use super::{command_name, printable_name, LocalProperties, Mechanism, MechanismStatus};
 use crate::command::Command;
@@ -25,11 +30,11 @@ use crate::metadata::Metadata;
 use crate::socket_type::SocketType;
 use crate::z85::{self, Z85Error};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use crypto_box::aead::consts::{U16, U24};
 use crypto_box::aead::rand_core::RngCore;
-use crypto_box::aead::{AeadCore, AeadInPlace, OsRng};
+use crypto_box::aead::{AeadInPlace, OsRng};
 use crypto_box::{Nonce, PublicKey, SalsaBox, SecretKey, Tag};
 use crypto_secretbox::{KeyInit, XSalsa20Poly1305};
+use curve25519_dalek::MontgomeryPoint;
 use std::fmt;
 use zeroize::Zeroizing;
 
@@ -91,26 +96,70 @@ fn random<const N: usize>() -> Result<Zeroizing<[u8; N]>> {
     Ok(out)
 }
 
-/// Appends Box [`plain`] (tag then ciphertext) to `out`.
-fn seal_into<A: AeadInPlace + AeadCore<NonceSize = U24, TagSize = U16>>(
-    key: &A,
-    nonce: &Nonce,
-    plain: &[u8],
-    out: &mut Vec<u8>,
-) {
-    let start = out.len();
-    out.resize(start + TAG_LEN, 0);
-    out.extend_from_slice(plain);
-    // Encryption fails only for oversized input or associated data,
-    // neither of which we give.
-    if let Ok(tag) = key.encrypt_in_place_detached(nonce, b"", &mut out[start + TAG_LEN..]) {
-        out[start..start + TAG_LEN].copy_from_slice(&tag);
+/// A key that seals and opens boxes under 24-octet nonces: RustCrypto's
+/// for the handshake, ours for the session key.
+trait BoxKey {
+    /// Encrypts `buf` in place; returns the tag.
+    fn seal(&self, nonce: &Nonce, buf: &mut [u8]) -> [u8; TAG_LEN];
+    /// Decrypts `buf` in place if `tag` is right.
+    fn open(&self, nonce: &Nonce, buf: &mut [u8], tag: &[u8; TAG_LEN]) -> bool;
+}
+
+/// RustCrypto's `crypto_box` and `crypto_secretbox`.
+macro_rules! rustcrypto_box_key {
+    ($t:ty) => {
+        impl BoxKey for $t {
+            fn seal(&self, nonce: &Nonce, buf: &mut [u8]) -> [u8; TAG_LEN] {
+                // Encryption fails only for oversized input or associated
+                // data, neither of which we give.
+                self.encrypt_in_place_detached(nonce, b"", buf)
+                    .map(Into::into)
+                    .unwrap_or_default()
+            }
+
+            fn open(&self, nonce: &Nonce, buf: &mut [u8], tag: &[u8; TAG_LEN]) -> bool {
+                self.decrypt_in_place_detached(nonce, b"", buf, Tag::from_slice(tag))
+                    .is_ok()
+            }
+        }
+    };
+}
+
+rustcrypto_box_key!(SalsaBox);
+rustcrypto_box_key!(XSalsa20Poly1305);
+
+impl BoxKey for secretbox::Key {
+    fn seal(&self, nonce: &Nonce, buf: &mut [u8]) -> [u8; TAG_LEN] {
+        secretbox::Key::seal(self, nonce.as_ref(), buf)
+    }
+
+    fn open(&self, nonce: &Nonce, buf: &mut [u8], tag: &[u8; TAG_LEN]) -> bool {
+        secretbox::Key::open(self, nonce.as_ref(), buf, tag).is_ok()
     }
 }
 
+/// NaCl's `crypto_box_beforenm`: the secretbox key between `secret` and
+/// `public` (X25519, then HSalsa20).
+fn session_key(public: &[u8; KEY_LEN], secret: &SecretKey) -> secretbox::Key {
+    // The same arithmetic as crypto_box's `SalsaBox::new`.
+    let mut scalar = secret.to_scalar();
+    let shared = Zeroizing::new(scalar * MontgomeryPoint(*public));
+    zeroize::Zeroize::zeroize(&mut scalar);
+    secretbox::Key::from_shared_secret(&shared.0)
+}
+
+/// Appends the box of `plain` (tag then ciphertext) to `out`.
+fn seal_into(key: &impl BoxKey, nonce: &Nonce, plain: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + TAG_LEN, 0);
+    out.extend_from_slice(plain);
+    let tag = key.seal(nonce, &mut out[start + TAG_LEN..]);
+    out[start..start + TAG_LEN].copy_from_slice(&tag);
+}
+
 /// Opens a box (tag then ciphertext); `what` names it in the error.
-fn open<A: AeadInPlace + AeadCore<NonceSize = U24, TagSize = U16>>(
-    key: &A,
+fn open(
+    key: &impl BoxKey,
     nonce: &Nonce,
     boxed: &[u8],
     what: &'static str,
@@ -120,9 +169,16 @@ fn open<A: AeadInPlace + AeadCore<NonceSize = U24, TagSize = U16>>(
     }
     let (tag, ciphertext) = boxed.split_at(TAG_LEN);
     let mut plain = Zeroizing::new(ciphertext.to_vec());
-    key.decrypt_in_place_detached(nonce, b"", &mut plain, Tag::from_slice(tag))
-        .map_err(|_| ProtocolError::Cryptographic(what))?;
+    if !key.open(nonce, &mut plain, &tag16(tag)) {
+        return Err(ProtocolError::Cryptographic(what));
+    }
     Ok(plain)
+}
+
+fn tag16(bytes: &[u8]) -> [u8; TAG_LEN] {
+    let mut tag = [0u8; TAG_LEN];
+    tag.copy_from_slice(&bytes[..TAG_LEN]);
+    tag
 }
 
 fn key32(bytes: &[u8]) -> [u8; KEY_LEN] {
@@ -312,10 +368,19 @@ impl ShortNonces {
     }
 }
 
+/// The session key and its MESSAGE subkeys.
+struct TrafficKeys {
+    /// Box key between the two short-term keys (NaCl's precomputation).
+    key: secretbox::Key,
+    /// The key for our MESSAGE nonces (which all share a 16-octet prefix).
+    send: PrefixedKey,
+    /// The key for the peer's MESSAGE nonces.
+    recv: PrefixedKey,
+}
+
 /// The MESSAGE codec both roles share once the handshake is done.
 struct Traffic {
-    /// Box key between the two short-term keys (NaCl's precomputation).
-    key: Option<SalsaBox>,
+    keys: Option<TrafficKeys>,
     nonces: ShortNonces,
     send_prefix: &'static [u8; 16],
     recv_prefix: &'static [u8; 16],
@@ -324,7 +389,7 @@ struct Traffic {
 impl fmt::Debug for Traffic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Traffic")
-            .field("keyed", &self.key.is_some())
+            .field("keyed", &self.keys.is_some())
             .field("nonces", &self.nonces)
             .finish()
     }
@@ -333,22 +398,35 @@ impl fmt::Debug for Traffic {
 impl Traffic {
     fn new(send_prefix: &'static [u8; 16], recv_prefix: &'static [u8; 16]) -> Traffic {
         Traffic {
-            key: None,
+            keys: None,
             nonces: ShortNonces::new(),
             send_prefix,
             recv_prefix,
         }
     }
 
-    fn key(&self) -> Result<&SalsaBox> {
-        self.key
+    fn set_key(&mut self, key: secretbox::Key) {
+        self.keys = Some(TrafficKeys {
+            send: key.with_prefix(self.send_prefix),
+            recv: key.with_prefix(self.recv_prefix),
+            key,
+        });
+    }
+
+    fn keys(&self) -> Result<&TrafficKeys> {
+        self.keys
             .as_ref()
             .ok_or(ProtocolError::Encode("the CURVE handshake is not complete"))
     }
 
+    /// The session key (for INITIATE and READY).
+    fn key(&self) -> Result<&secretbox::Key> {
+        Ok(&self.keys()?.key)
+    }
+
     fn encode(&mut self, kind: FrameKind, body: &[u8], out: &mut BytesMut) -> Result<()> {
         let short = self.nonces.take()?;
-        let key = self.key()?;
+        let keys = self.keys()?;
         let flags = match kind {
             FrameKind::Message { more } => {
                 if more {
@@ -373,21 +451,15 @@ impl Traffic {
         out.put_bytes(0, TAG_LEN);
         out.put_u8(flags);
         out.put_slice(body);
-        let tag = key
-            .encrypt_in_place_detached(
-                &nonce(self.send_prefix, &short),
-                b"",
-                &mut out[tag_at + TAG_LEN..],
-            )
-            .map_err(|_| ProtocolError::Encode("message too large to box"))?;
+        let tag = keys.send.seal(&short, &mut out[tag_at + TAG_LEN..]);
         out[tag_at..tag_at + TAG_LEN].copy_from_slice(&tag);
         Ok(())
     }
 
     /// Checks a MESSAGE command's name, length and short nonce. Returns
-    /// the nonce's value (to record once the box opens), the nonce, the
-    /// tag and the ciphertext.
-    fn check_message<'a>(&self, body: &'a [u8]) -> Result<(u64, Nonce, &'a Tag, &'a [u8])> {
+    /// the short nonce's value (to record once the box opens), the tag and
+    /// the ciphertext.
+    fn check_message<'a>(&self, body: &'a [u8]) -> Result<(u64, [u8; TAG_LEN], &'a [u8])> {
         if !body.starts_with(MESSAGE_NAME) {
             return Err(ProtocolError::UnexpectedCommand(
                 printable_name(body),
@@ -405,21 +477,17 @@ impl Traffic {
         let short = &body[MESSAGE_NAME.len()..MESSAGE_HEADER];
         let got = self.nonces.check(short)?;
         let (tag, ciphertext) = body[MESSAGE_HEADER..].split_at(TAG_LEN);
-        Ok((
-            got,
-            nonce(self.recv_prefix, short),
-            Tag::from_slice(tag),
-            ciphertext,
-        ))
+        Ok((got, tag16(tag), ciphertext))
     }
 
     fn decode(&mut self, frame: Frame) -> Result<Frame> {
-        let key = self.key()?;
-        let (got, nonce, tag, ciphertext) = self.check_message(&frame.body)?;
+        let keys = self.keys()?;
+        let (got, tag, ciphertext) = self.check_message(&frame.body)?;
         // The message gets a buffer of its own, which the socket can then
         // keep without copying it again.
         let mut plain = BytesMut::from(ciphertext);
-        key.decrypt_in_place_detached(&nonce, b"", &mut plain, tag)
+        keys.recv
+            .open(&got.to_be_bytes(), &mut plain, &tag)
             .map_err(|_| ProtocolError::Cryptographic("MESSAGE"))?;
         self.nonces.peer_last = got;
         let kind = message_kind(plain[0])?;
@@ -441,11 +509,12 @@ impl Traffic {
         if body.len() > plain.len() {
             return Ok(None);
         }
-        let key = self.key()?;
-        let (got, nonce, tag, ciphertext) = self.check_message(body)?;
+        let keys = self.keys()?;
+        let (got, tag, ciphertext) = self.check_message(body)?;
         let plain = &mut plain[..ciphertext.len()];
         plain.copy_from_slice(ciphertext);
-        key.decrypt_in_place_detached(&nonce, b"", plain, tag)
+        keys.recv
+            .open(&got.to_be_bytes(), plain, &tag)
             .map_err(|_| ProtocolError::Cryptographic("MESSAGE"))?;
         let FrameKind::Message { more } = message_kind(plain[0])? else {
             // Commands (PING, SUBSCRIBE, ...) take the general path, which
@@ -632,7 +701,7 @@ impl CurveClient {
         )?;
         self.server_short = key32(&plain[..KEY_LEN]);
         self.cookie = plain[KEY_LEN..].to_vec();
-        self.traffic.key = Some(SalsaBox::new(&PublicKey::from(self.server_short), short));
+        self.traffic.set_key(session_key(&self.server_short, short));
         self.hello_box = None;
         self.state = ClientState::SendInitiate;
         Ok(())
@@ -995,7 +1064,7 @@ impl CurveServer {
             .map_err(|_| ProtocolError::Cryptographic("cookie"))?;
         let n = &body[105..113];
         let got = self.traffic.nonces.check(n)?;
-        let key = SalsaBox::new(&PublicKey::from(self.client_short), &short);
+        let key = session_key(&self.client_short, &short);
         let plain = open(&key, &nonce(INITIATE_PREFIX, n), &body[113..], "INITIATE")?;
         self.traffic.nonces.peer_last = got;
         // At least 128 octets: the length check above guarantees it.
@@ -1017,7 +1086,7 @@ impl CurveServer {
         //# disconnect clients who send malformed INITIATE commands.
         let md = Metadata::parse(&plain[128..])?;
         let theirs = self.local.check_peer(&md)?;
-        self.traffic.key = Some(key);
+        self.traffic.set_key(key);
         //# After decrypting the INITIATE command, the server MAY authenticate
         //# the client based on its permanent public key C.
         let waits = self.zap.begin(

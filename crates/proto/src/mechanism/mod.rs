@@ -23,6 +23,7 @@
 mod curve;
 mod null;
 mod plain;
+mod secretbox;
 pub mod zap;
 
 pub use curve::{
