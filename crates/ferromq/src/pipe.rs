@@ -10,12 +10,9 @@
 //!
 //! The high-water mark counts whole messages, as libzmq's does. The other
 //! side is woken only on transitions: the reader when it was waiting on an
-//! empty pipe, the writer when it was blocked at the HWM and the reader has
-//! brought the queue down to half the HWM (or emptied it), as libzmq's
-//! low-water mark does: woken after a single read, a writer came back for
-//! one message at a time. Each wake-up uses a flag-then-check handshake
-//! with SeqCst on both sides, so one side always sees the other and no
-//! wake-up is lost.
+//! empty pipe, the writer when it was blocked at the HWM. Each wake-up uses
+//! a flag-then-check handshake with SeqCst on both sides, so one side
+//! always sees the other and no wake-up is lost.
 //!
 //! This replaced a mutex-guarded queue: perf put the lock, its contention
 //! and the queue moves at about a third of tcp and most of inproc time.
@@ -100,13 +97,8 @@ unsafe impl Send for ReaderEnd {}
 struct Flags {
     /// The reader found the pipe empty: the next publish must wake it.
     reader_waiting: AtomicBool,
-    /// The writer found the pipe full: the reader wakes it once it has
-    /// read `wake_writer_at` messages, or found the pipe empty.
+    /// The writer found the pipe full: the next read must wake it.
     writer_blocked: AtomicBool,
-    /// The read count at which a blocked writer is woken: when it has room
-    /// for half the HWM again (libzmq's low-water mark), not for one
-    /// message, so each wake-up lets it write a batch.
-    wake_writer_at: AtomicU64,
     writer_closed: AtomicBool,
     reader_closed: AtomicBool,
     /// Settable: an inproc connect made before its bind learns the
@@ -505,7 +497,6 @@ fn queue_pipe(hwm: u64, reader_waker: Waker, writer_waker: Waker) -> (QueueWrite
             // A new reader may already be waiting without having looked.
             reader_waiting: AtomicBool::new(true),
             writer_blocked: AtomicBool::new(false),
-            wake_writer_at: AtomicU64::new(0),
             writer_closed: AtomicBool::new(false),
             reader_closed: AtomicBool::new(false),
             hwm: AtomicU64::new(hwm),
@@ -574,14 +565,10 @@ impl QueueWriter {
         if self.mid_message || self.has_room() {
             return true;
         }
-        let flags = &self.shared.flags;
-        let low_water = flags.hwm.load(Ordering::Relaxed) / 2;
-        flags
-            .wake_writer_at
-            .store(self.written.saturating_sub(low_water), Ordering::Relaxed);
-        // SeqCst (with the reader's count-then-flag): one of the two sides
-        // sees the other. The Relaxed store above is ordered before it.
-        flags.writer_blocked.store(true, Ordering::SeqCst);
+        self.shared
+            .flags
+            .writer_blocked
+            .store(true, Ordering::SeqCst);
         // The reader may have made room between the check and the flag.
         if self.has_room() {
             self.shared
@@ -777,13 +764,6 @@ impl QueueReader {
         if self.consumed < self.available {
             return Ok(());
         }
-        // Everything published is read: a writer still blocked (its low
-        // water mark counted messages not yet published) may go on.
-        if shared.flags.writer_blocked.load(Ordering::SeqCst)
-            && shared.flags.writer_blocked.swap(false, Ordering::SeqCst)
-        {
-            shared.wake_writer();
-        }
         if shared.flags.writer_closed.load(Ordering::SeqCst) {
             // Frames published before the close are still to be read.
             self.available = shared.published.load(Ordering::SeqCst);
@@ -836,7 +816,6 @@ impl QueueReader {
             self.shared.read.store(self.read, Ordering::SeqCst);
             let flags = &self.shared.flags;
             if flags.writer_blocked.load(Ordering::SeqCst)
-                && self.read >= flags.wake_writer_at.load(Ordering::Relaxed)
                 && flags.writer_blocked.swap(false, Ordering::SeqCst)
             {
                 self.shared.wake_writer();
