@@ -39,7 +39,8 @@
 //! per 16-octet block. That is few instructions but one long dependent
 //! chain, so on long boxes, when the CPU has AVX2, the whole groups of
 //! four blocks go through [`poly_x86`] instead: four interleaved chains in
-//! `r^4`, 26-bit limbs, one 64-bit lane each.
+//! `r^4`, 26-bit limbs, one 64-bit lane each (eight chains in `r^8` with
+//! AVX-512, on the longest boxes).
 
 use zeroize::Zeroize;
 
@@ -482,15 +483,15 @@ impl Engine {
         }
     }
 
-    /// Whether this engine is only chosen on CPUs with AVX2 (so Poly1305
-    /// may use it too).
-    fn has_avx2(self) -> bool {
+    /// The vector Poly1305 that goes with this engine: the CPU features
+    /// that chose the engine are the ones it needs.
+    fn poly_lanes(self) -> PolyLanes {
         match self {
             #[cfg(target_arch = "x86_64")]
-            Engine::Avx2 => true,
+            Engine::Avx2 => PolyLanes::Avx2,
             #[cfg(all(target_arch = "x86_64", ferromq_avx512))]
-            Engine::Avx512 => true,
-            _ => false,
+            Engine::Avx512 => PolyLanes::Avx512,
+            _ => PolyLanes::Scalar,
         }
     }
 
@@ -734,8 +735,30 @@ struct Poly1305 {
     h0: u64,
     h1: u64,
     h2: u64,
-    /// Whether long messages may take the AVX2 path (the CPU has AVX2).
-    avx2: bool,
+    /// The vector path long messages may take.
+    lanes: PolyLanes,
+}
+
+/// The vector Poly1305 a box may use, from what the CPU has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PolyLanes {
+    /// None: every block in the scalar chain.
+    Scalar,
+    /// Four lanes of AVX2.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// Eight lanes of AVX-512F (four of AVX2 for shorter messages).
+    #[cfg(all(target_arch = "x86_64", ferromq_avx512))]
+    Avx512,
+}
+
+/// The shortest messages (in octets) each vector Poly1305 takes.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+struct WideMin {
+    avx2: usize,
+    #[cfg_attr(not(ferromq_avx512), allow(dead_code))]
+    avx512: usize,
 }
 
 impl Poly1305 {
@@ -743,7 +766,7 @@ impl Poly1305 {
     /// `engine` says the CPU has.
     fn new(key: &[u8], engine: Engine) -> Poly1305 {
         Poly1305 {
-            avx2: engine.has_avx2(),
+            lanes: engine.poly_lanes(),
             // Clamped: the top four bits of every 32-bit word and the low
             // two bits of the upper three cleared.
             r0: le64(&key[0..]) & 0x0fff_fffc_0fff_ffff,
@@ -790,14 +813,14 @@ impl Poly1305 {
 
     /// Processes `data` as a whole message (the last block may be short).
     fn update(&mut self, data: &[u8]) {
-        self.update_from(data, WIDE_POLY_MIN);
+        self.update_from(data, WIDE_MIN);
     }
 
-    /// [`Poly1305::update`], taking the AVX2 path (where the CPU has it)
-    /// from `wide_min` octets on; tests lower it to reach that path with
+    /// [`Poly1305::update`], taking the vector paths (where the CPU has
+    /// them) from `wide_min` octets on; tests lower it to reach them with
     /// short messages.
     #[inline]
-    fn update_from(&mut self, data: &[u8], wide_min: usize) {
+    fn update_from(&mut self, data: &[u8], wide_min: WideMin) {
         let data = self.update_wide(data, wide_min);
         let mut blocks = data.chunks_exact(16);
         for b in &mut blocks {
@@ -815,40 +838,84 @@ impl Poly1305 {
         }
     }
 
-    /// On a CPU with AVX2 and a message of at least `wide_min` (at least
-    /// 64) octets, processes its whole groups of four blocks four at a
-    /// time and returns the rest; otherwise returns all of `data`.
+    /// On a CPU with AVX2 (AVX-512) and a message of at least
+    /// `wide_min.avx2` (`.avx512`) octets, processes its whole groups of
+    /// four (eight) blocks side by side and returns the rest; otherwise
+    /// returns all of `data`.
     #[inline]
-    fn update_wide<'d>(&mut self, data: &'d [u8], wide_min: usize) -> &'d [u8] {
-        debug_assert!(wide_min >= 64);
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2 && data.len() >= wide_min.max(64) {
-            let (groups, rest) = data.split_at(data.len() / 64 * 64);
-            let mut powers = self.powers();
-            // r^8 for the two-group steps, when there are any.
-            let mut r8 = if groups.len() >= 3 * 64 {
-                mul_limbs(&powers[3], &powers[3])
-            } else {
-                [0; 5]
-            };
-            let h = to_limbs(self.h0, self.h1, self.h2);
-            // SAFETY: `avx2` is only set for engines chosen when the CPU
-            // has AVX2 (`Engine::has_avx2`); `groups` is a nonzero multiple
-            // of 64 octets (`data` has at least 64).
-            #[allow(unsafe_code)]
-            let h = unsafe { poly_x86::blocks4(&h, &powers, &r8, groups) };
-            powers.zeroize();
-            r8.zeroize();
-            (self.h0, self.h1, self.h2) = from_limbs(carry_limbs(h));
-            return rest;
+    fn update_wide<'d>(&mut self, data: &'d [u8], wide_min: WideMin) -> &'d [u8] {
+        // Unused where there are no vector paths.
+        let _ = wide_min;
+        match self.lanes {
+            #[cfg(target_arch = "x86_64")]
+            PolyLanes::Avx2 if data.len() >= wide_min.avx2.max(64) => {
+                self.run_lanes::<4>(data, |h, powers, r2n, groups| {
+                    // SAFETY: `PolyLanes::Avx2` is only chosen for engines
+                    // chosen when the CPU has AVX2 (`Engine::poly_lanes`);
+                    // `groups` is a nonzero multiple of 64 octets.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        poly_x86::avx2::blocks(h, powers, r2n, groups)
+                    }
+                })
+            }
+            #[cfg(all(target_arch = "x86_64", ferromq_avx512))]
+            PolyLanes::Avx512 if data.len() >= wide_min.avx512.max(128) => {
+                self.run_lanes::<8>(data, |h, powers, r2n, groups| {
+                    // SAFETY: `PolyLanes::Avx512` is only chosen for the
+                    // engine chosen when the CPU has AVX-512F (and AVX2);
+                    // `groups` is a nonzero multiple of 128 octets.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        poly_x86::avx512::blocks(h, powers, r2n, groups)
+                    }
+                })
+            }
+            #[cfg(all(target_arch = "x86_64", ferromq_avx512))]
+            PolyLanes::Avx512 if data.len() >= wide_min.avx2.max(64) => {
+                self.run_lanes::<4>(data, |h, powers, r2n, groups| {
+                    // SAFETY: as for `PolyLanes::Avx512` above (AVX2 too).
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        poly_x86::avx2::blocks(h, powers, r2n, groups)
+                    }
+                })
+            }
+            _ => data,
         }
-        data
     }
 
-    /// `r, r^2, r^3, r^4` in radix 2^26, limbs below 2^26 + 2^11: each a
+    /// Runs `blocks` (a vector Poly1305 in `N` lanes) over the whole
+    /// groups of `N` blocks of `data` (at least one) and returns the rest.
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    fn run_lanes<'d, const N: usize>(
+        &mut self,
+        data: &'d [u8],
+        blocks: impl FnOnce(&Limbs, &[Limbs; N], &Limbs, &[u8]) -> Limbs,
+    ) -> &'d [u8] {
+        let group = 16 * N;
+        let (groups, rest) = data.split_at(data.len() / group * group);
+        let mut powers = self.powers::<N>();
+        // r^(2N) for the two-group steps, when there are any.
+        let mut r2n = if groups.len() >= 3 * group {
+            mul_limbs(&powers[N - 1], &powers[N - 1])
+        } else {
+            [0; 5]
+        };
+        let h = to_limbs(self.h0, self.h1, self.h2);
+        let h = blocks(&h, &powers, &r2n, groups);
+        powers.zeroize();
+        r2n.zeroize();
+        (self.h0, self.h1, self.h2) = from_limbs(carry_limbs(h));
+        rest
+    }
+
+    /// `r, r^2, .. r^N` in radix 2^26, limbs below 2^26 + 2^11: each a
     /// scalar block step (four 64x64 products) from the one before,
     /// cheaper than products in radix 2^26 (25 each).
-    fn powers(&self) -> [Limbs; 4] {
+    #[cfg(target_arch = "x86_64")]
+    fn powers<const N: usize>(&self) -> [Limbs; N] {
         let mut p = Poly1305 {
             r0: self.r0,
             r1: self.r1,
@@ -857,9 +924,9 @@ impl Poly1305 {
             h0: self.r0,
             h1: self.r1,
             h2: 0,
-            avx2: false,
+            lanes: PolyLanes::Scalar,
         };
-        let mut powers = [[0; 5]; 4];
+        let mut powers = [[0; 5]; N];
         for (i, power) in powers.iter_mut().enumerate() {
             if i > 0 {
                 p.block(0, 0, 0);
@@ -911,11 +978,16 @@ impl Drop for Poly1305 {
     }
 }
 
-/// Messages from this many octets on take the AVX2 Poly1305 when the CPU
-/// has it: below, computing `r^2 .. r^4` and the lane sums costs more
-/// than the four chains save (`bench_parts`: level at 256 octets, 8%
-/// faster at 320, 40% at 1 KiB, more than twice as fast from 4 KiB on).
-const WIDE_POLY_MIN: usize = 320;
+/// Where the vector Poly1305s start to pay (`bench_parts`): below, the
+/// powers of `r` and the lane sums cost more than the lanes save. AVX2
+/// against scalar: level at 256 octets, 8% faster at 320, 40% at 1 KiB,
+/// more than twice as fast from 4 KiB on. AVX-512 against AVX2 (whose
+/// powers of `r` it needs twice as many of): 20% slower at 1 KiB, 20%
+/// faster at 4 KiB, 1.5 times as fast at 64 KiB.
+const WIDE_MIN: WideMin = WideMin {
+    avx2: 320,
+    avx512: 2048,
+};
 
 /// A number modulo 2^130 - 5 as five 26-bit limbs (each may run a little
 /// over 26 bits): `l0 + l1 2^26 + l2 2^52 + l3 2^78 + l4 2^104`.

@@ -212,25 +212,32 @@ fn keystream_case(rng: &mut Rng, engine: Engine, start: u64, len: usize) {
 
 /// The scalar Poly1305 tag.
 fn mac(key: &[u8], msg: &[u8]) -> [u8; 16] {
-    Poly1305::new(key, Engine::Portable).tag(msg, WIDE_POLY_MIN)
+    Poly1305::new(key, Engine::Portable).tag(msg, WIDE_MIN)
 }
 
+/// The vector Poly1305s from their smallest group on (so short messages
+/// take them too).
+const LOWEST: WideMin = WideMin {
+    avx2: 64,
+    avx512: 128,
+};
+
 /// The tag on every path the CPU has: `(what, tag)` for each engine, both
-/// with the real threshold of the vector Poly1305 and with it lowered to
-/// one group of four blocks (so short messages take it too).
+/// with the real thresholds of the vector Poly1305s and with them lowered
+/// to one group.
 fn macs(key: &[u8], msg: &[u8]) -> Vec<(String, [u8; 16])> {
     let mut all = Vec::new();
     for engine in Engine::available() {
-        for wide_min in [WIDE_POLY_MIN, 64] {
+        for wide_min in [WIDE_MIN, LOWEST] {
             let tag = Poly1305::new(key, engine).tag(msg, wide_min);
-            all.push((format!("{engine:?} from {wide_min}"), tag));
+            all.push((format!("{engine:?} from {wide_min:?}"), tag));
         }
     }
     all
 }
 
 impl Poly1305 {
-    fn tag(mut self, msg: &[u8], wide_min: usize) -> [u8; 16] {
+    fn tag(mut self, msg: &[u8], wide_min: WideMin) -> [u8; 16] {
         self.update_from(msg, wide_min);
         self.finish()
     }
@@ -442,7 +449,7 @@ fn poly1305_vector_path_continues_any_accumulator() {
             for b in head.chunks_exact(16) {
                 p.block(le64(&b[0..]), le64(&b[8..]), 1);
             }
-            p.tag(tail, 64)
+            p.tag(tail, LOWEST)
         };
         let scalar = run(Engine::Portable);
         assert_eq!(scalar, mac(&key, &msg), "case {case}");
@@ -458,7 +465,7 @@ fn poly1305_vector_path_continues_any_accumulator() {
             (p.h0, p.h1, p.h2) = (u64::MAX, u64::MAX, 4);
         }
         let msg = vec![0xffu8; 640];
-        assert_eq!(a.tag(&msg, 64), b.tag(&msg, 64), "{engine:?}");
+        assert_eq!(a.tag(&msg, LOWEST), b.tag(&msg, LOWEST), "{engine:?}");
     }
 }
 
@@ -723,7 +730,17 @@ fn bench_parts() {
     // see where it starts to pay). The fastest of many short runs: on a
     // shared machine that is the one least disturbed.
     for size in [64usize, 128, 192, 256, 320, 384, 512, 1024, 4096, 65536] {
-        for engine in [Engine::Portable, Engine::detect()] {
+        let paths = Engine::available().into_iter().map(|e| (e, LOWEST)).chain(
+            // AVX-512 engine, AVX2 Poly1305.
+            [(
+                Engine::detect(),
+                WideMin {
+                    avx2: 64,
+                    avx512: usize::MAX,
+                },
+            )],
+        );
+        for (engine, wide) in paths {
             let n = 5_000_000 / (size + 100);
             let mut best = f64::MAX;
             let mut acc = 0u8;
@@ -732,12 +749,12 @@ fn bench_parts() {
                 for i in 0..n as u64 {
                     let mut k = [7u8; 32];
                     k[0] = i as u8;
-                    acc ^= Poly1305::new(&k, engine).tag(&buf[..size], 64)[0];
+                    acc ^= Poly1305::new(&k, engine).tag(&buf[..size], wide)[0];
                 }
                 best = best.min(t.elapsed().as_nanos() as f64 / n as f64);
             }
             println!(
-                "poly1305 {engine:?} {size} octets {best:.1} ns, {:.3} ns/octet ({acc})",
+                "poly1305 {engine:?} {wide:?} {size} octets {best:.1} ns, {:.3} ns/octet ({acc})",
                 best / size as f64
             );
         }
