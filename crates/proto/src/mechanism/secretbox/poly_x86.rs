@@ -226,11 +226,11 @@ macro_rules! lanes {
 
             /// The low 32 bits of every lane, computed where it is used.
             ///
-            /// LLVM turns the 32-bit masking that `$mul` implies into
+            /// LLVM turns the 32-bit masking that the `mul_epu32` intrinsics imply into
             /// plain IR, hoists it out of the loop for loop-invariant multipliers,
             /// and its instruction selection, one basic block at a time, then no
             /// longer sees that those fit in 32 bits: it emulates a 64x32 product
-            /// (three multiplications where one does; the loop ran at a third of the
+            /// (three multiplications where one does; the loop ran at about half the
             /// speed). Masking the multipliers in the loop, as loop-carried values
             /// that start from ones it cannot see through, keeps that knowledge in
             /// the block, for one `vpand` each.
