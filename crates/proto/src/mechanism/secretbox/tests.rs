@@ -706,8 +706,10 @@ fn bench() {
     }
 }
 
-/// Salsa20 (every engine) and Poly1305 alone over 64 KiB, in release
-/// builds: `... secretbox::tests::bench_parts -- --ignored --nocapture`.
+/// Salsa20 (every engine) alone over 64 KiB, and Poly1305 alone on every
+/// path from 64 octets to 64 KiB (where the vector paths' thresholds come
+/// from), in release builds:
+/// `... secretbox::tests::bench_parts -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn bench_parts() {
