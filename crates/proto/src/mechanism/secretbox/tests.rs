@@ -210,13 +210,35 @@ fn keystream_case(rng: &mut Rng, engine: Engine, start: u64, len: usize) {
 
 // --- Poly1305 ---------------------------------------------------------------
 
+/// The scalar Poly1305 tag.
 fn mac(key: &[u8], msg: &[u8]) -> [u8; 16] {
-    Poly1305::new(key).tag(msg)
+    Poly1305::new(key, Engine::Portable).tag(msg, WIDE_MIN)
+}
+
+/// The vector Poly1305s from their smallest group on (so short messages
+/// take them too).
+const LOWEST: WideMin = WideMin {
+    avx2: 64,
+    avx512: 128,
+};
+
+/// The tag on every path the CPU has: `(what, tag)` for each engine, both
+/// with the real thresholds of the vector Poly1305s and with them lowered
+/// to one group.
+fn macs(key: &[u8], msg: &[u8]) -> Vec<(String, [u8; 16])> {
+    let mut all = Vec::new();
+    for engine in Engine::available() {
+        for wide_min in [WIDE_MIN, LOWEST] {
+            let tag = Poly1305::new(key, engine).tag(msg, wide_min);
+            all.push((format!("{engine:?} from {wide_min:?}"), tag));
+        }
+    }
+    all
 }
 
 impl Poly1305 {
-    fn tag(mut self, msg: &[u8]) -> [u8; 16] {
-        self.update(msg);
+    fn tag(mut self, msg: &[u8], wide_min: WideMin) -> [u8; 16] {
+        self.update_from(msg, wide_min);
         self.finish()
     }
 }
@@ -230,10 +252,13 @@ const IETF_TEXT: &str = "Any submission to the IETF intended by the Contributor 
 #[test]
 fn poly1305_rfc8439_section_2_5_2() {
     let key = hex("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b");
-    assert_eq!(
-        mac(&key, b"Cryptographic Forum Research Group").to_vec(),
-        hex("a8061dc1305136c6c22b8baf0c0127a9")
-    );
+    for (what, tag) in macs(&key, b"Cryptographic Forum Research Group") {
+        assert_eq!(
+            tag.to_vec(),
+            hex("a8061dc1305136c6c22b8baf0c0127a9"),
+            "{what}"
+        );
+    }
 }
 
 #[test]
@@ -318,8 +343,12 @@ fn poly1305_rfc8439_appendix_a_3() {
             "13000000000000000000000000000000",
         ),
     ];
+    // #1 (64 octets), #2 and #3 (375) and #4 (127) are long enough for
+    // the vector path; `macs` runs them through it.
     for (i, (key, msg, tag)) in cases.iter().enumerate() {
-        assert_eq!(mac(&hex(key), msg).to_vec(), hex(tag), "vector #{}", i + 1);
+        for (what, ours) in macs(&hex(key), msg) {
+            assert_eq!(ours.to_vec(), hex(tag), "vector #{}, {what}", i + 1);
+        }
     }
 }
 
@@ -327,10 +356,13 @@ fn poly1305_rfc8439_appendix_a_3() {
 fn poly1305_nacl_auth_vector() {
     // NaCl tests/onetimeauth.c: the secretbox vector's tag.
     let key = hex("eea6a7251c1e72916d11c2cb214d3c252539121d8e234e652d651fa4c8cff880");
-    assert_eq!(
-        mac(&key, &NACL_CIPHERTEXT()).to_vec(),
-        hex("f3ffc7703f9400e52a7dfb4b3d3305d9")
-    );
+    for (what, tag) in macs(&key, &NACL_CIPHERTEXT()) {
+        assert_eq!(
+            tag.to_vec(),
+            hex("f3ffc7703f9400e52a7dfb4b3d3305d9"),
+            "{what}"
+        );
+    }
 }
 
 #[test]
@@ -338,35 +370,117 @@ fn poly1305_donna_self_test() {
     // poly1305-donna's self-test: the tag over the tags of every length
     // 0..256 of repeated octets, under keys of repeated octets.
     let total_key = hex("01020304050607fffefdfcfbfaf9ffffffffffffffffffffffffffff00000000");
-    let mut tags = Vec::new();
-    for i in 0..256usize {
-        let key = [i as u8; 32];
-        let msg = vec![i as u8; i];
-        tags.extend_from_slice(&mac(&key, &msg));
+    let paths = macs(&[0; 32], &[]).len();
+    for path in 0..paths {
+        let mut tags = Vec::new();
+        for i in 0..256usize {
+            let key = [i as u8; 32];
+            let msg = vec![i as u8; i];
+            tags.extend_from_slice(&macs(&key, &msg)[path].1);
+        }
+        // 4096 octets of tags.
+        let (what, total) = &macs(&total_key, &tags)[path];
+        assert_eq!(
+            total.to_vec(),
+            hex("64afe2e8d6ad7bbdd287f97c44623d39"),
+            "{what}"
+        );
     }
-    assert_eq!(
-        mac(&total_key, &tags).to_vec(),
-        hex("64afe2e8d6ad7bbdd287f97c44623d39")
-    );
 }
 
+/// Every path (scalar, and the vector one from its threshold and from a
+/// single group) against the `poly1305` crate: every length to past 2100
+/// (across the threshold and every group and block boundary), 64 KiB
+/// and around, and 1 MiB + 7.
 #[test]
 fn poly1305_matches_rustcrypto() {
     use crypto_secretbox::aead::generic_array::GenericArray;
     use poly1305::universal_hash::KeyInit as _;
     let mut rng = Rng(3);
-    let lens = (0..1200).chain([4096, 4097, 65535, 65536, 65552]);
+    let lens = (0..=2100).chain([4095, 4096, 4097, 65535, 65536, 65537, 65552, (1 << 20) + 7]);
     for len in lens {
-        // Keys and messages full of ones exercise the carries.
-        let (key, msg): ([u8; 32], Vec<u8>) = if len % 3 == 0 {
-            ([0xff; 32], vec![0xff; len])
-        } else {
-            let mut m = vec![0u8; len];
-            rng.fill(&mut m);
-            (rng.array(), m)
+        // Keys and messages full of ones exercise the carries (and the
+        // largest limbs the vector path's bounds allow for); zeros the
+        // other end.
+        let (key, msg): ([u8; 32], Vec<u8>) = match len % 5 {
+            0 => ([0xff; 32], vec![0xff; len]),
+            1 => {
+                let mut key = [0xff; 32];
+                key[16..].fill(0);
+                (key, vec![0; len])
+            }
+            _ => {
+                let mut m = vec![0u8; len];
+                rng.fill(&mut m);
+                (rng.array(), m)
+            }
         };
         let theirs = poly1305::Poly1305::new(GenericArray::from_slice(&key)).compute_unpadded(&msg);
         assert_eq!(mac(&key, &msg).to_vec(), theirs.to_vec(), "len {len}");
+        for (what, ours) in macs(&key, &msg) {
+            assert_eq!(ours.to_vec(), theirs.to_vec(), "len {len}, {what}");
+        }
+    }
+}
+
+/// The vector path picks up from whatever accumulator the blocks before
+/// it left (not only zero), including the largest the scalar path keeps.
+#[test]
+fn poly1305_vector_path_continues_any_accumulator() {
+    let mut rng = Rng(9);
+    for case in 0..2000 {
+        let key: [u8; 32] = if case % 4 == 0 {
+            [0xff; 32]
+        } else {
+            rng.array()
+        };
+        let len = 64 + rng.below(1000);
+        let mut msg = vec![0u8; len];
+        if case % 4 == 0 {
+            msg.fill(0xff);
+        } else {
+            rng.fill(&mut msg);
+        }
+        // Some whole blocks one at a time, then the rest as a message.
+        let before = rng.below(6);
+        let (head, tail) = msg.split_at(16 * before.min(len / 16));
+        let run = |engine: Engine| {
+            let mut p = Poly1305::new(&key, engine);
+            for b in head.chunks_exact(16) {
+                p.block(le64(&b[0..]), le64(&b[8..]), 1);
+            }
+            p.tag(tail, LOWEST)
+        };
+        let scalar = run(Engine::Portable);
+        assert_eq!(scalar, mac(&key, &msg), "case {case}");
+        for engine in Engine::available() {
+            assert_eq!(run(engine), scalar, "{engine:?} case {case}");
+        }
+    }
+    // The largest accumulator: h2 = 4 and the rest all ones.
+    for engine in Engine::available() {
+        let mut a = Poly1305::new(&[0x5a; 32], engine);
+        let mut b = Poly1305::new(&[0x5a; 32], Engine::Portable);
+        for p in [&mut a, &mut b] {
+            (p.h0, p.h1, p.h2) = (u64::MAX, u64::MAX, 4);
+        }
+        let msg = vec![0xffu8; 640];
+        assert_eq!(a.tag(&msg, LOWEST), b.tag(&msg, LOWEST), "{engine:?}");
+    }
+}
+
+#[test]
+fn poly1305_limb_conversions_round_trip() {
+    let mut rng = Rng(10);
+    for _ in 0..10_000 {
+        let (h0, h1, h2) = (rng.next(), rng.next(), rng.next() % 5);
+        assert_eq!(from_limbs(carry_limbs(to_limbs(h0, h1, h2))), {
+            // Limbs keep the value modulo p; compare reduced below 2^130.
+            let over = h2 >> 2;
+            let (lo, c) = h0.overflowing_add(5 * over);
+            let (mid, c2) = h1.overflowing_add(c as u64);
+            (lo, mid, (h2 & 3) + c2 as u64)
+        });
     }
 }
 
@@ -507,7 +621,7 @@ fn secretbox_rejects_every_flipped_bit() {
 #[test]
 fn secretbox_matches_rustcrypto_on_large_boxes() {
     let mut rng = Rng(6);
-    for len in [65536, 65537, (1 << 20) + 7] {
+    for len in [65535, 65536, 65537, (1 << 20) + 7] {
         differential(&mut rng, len, Some(16));
     }
 }
@@ -592,8 +706,10 @@ fn bench() {
     }
 }
 
-/// Salsa20 (every engine) and Poly1305 alone over 64 KiB, in release
-/// builds: `... secretbox::tests::bench_parts -- --ignored --nocapture`.
+/// Salsa20 (every engine) alone over 64 KiB, and Poly1305 alone on every
+/// path from 64 octets to 64 KiB (where the vector paths' thresholds come
+/// from), in release builds:
+/// `... secretbox::tests::bench_parts -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn bench_parts() {
@@ -612,15 +728,37 @@ fn bench_parts() {
             t.elapsed().as_nanos() as f64 / 2000.0
         );
     }
-    let t = Instant::now();
-    let mut acc = 0u8;
-    for i in 0..2000u64 {
-        let mut k = [7u8; 32];
-        k[0] = i as u8;
-        acc ^= mac(&k, &buf)[0];
+    // Poly1305 per path and size (the vector path from one group on, to
+    // see where it starts to pay). The fastest of many short runs: on a
+    // shared machine that is the one least disturbed.
+    for size in [64usize, 128, 192, 256, 320, 384, 512, 1024, 4096, 65536] {
+        let paths = Engine::available().into_iter().map(|e| (e, LOWEST)).chain(
+            // AVX-512 engine, AVX2 Poly1305.
+            [(
+                Engine::detect(),
+                WideMin {
+                    avx2: 64,
+                    avx512: usize::MAX,
+                },
+            )],
+        );
+        for (engine, wide) in paths {
+            let n = 5_000_000 / (size + 100);
+            let mut best = f64::MAX;
+            let mut acc = 0u8;
+            for _ in 0..40 {
+                let t = Instant::now();
+                for i in 0..n as u64 {
+                    let mut k = [7u8; 32];
+                    k[0] = i as u8;
+                    acc ^= Poly1305::new(&k, engine).tag(&buf[..size], wide)[0];
+                }
+                best = best.min(t.elapsed().as_nanos() as f64 / n as f64);
+            }
+            println!(
+                "poly1305 {engine:?} {wide:?} {size} octets {best:.1} ns, {:.3} ns/octet ({acc})",
+                best / size as f64
+            );
+        }
     }
-    println!(
-        "poly1305 64KiB {:.0} ns {acc}",
-        t.elapsed().as_nanos() as f64 / 2000.0
-    );
 }
