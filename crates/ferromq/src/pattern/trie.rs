@@ -18,32 +18,45 @@
 //! (not per topic).
 
 use super::PipeId;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// How many distinct topics there are of each length, so a match only
-/// probes the prefix lengths that can hit.
+/// probes the prefix lengths that can hit. A short vector sorted by length:
+/// there are few distinct lengths, and a match walks them all, which a
+/// `BTreeMap` range made cost a tree descent per message.
 #[derive(Default, Debug)]
-struct Lengths(BTreeMap<usize, usize>);
+struct Lengths(Vec<(usize, usize)>);
 
 impl Lengths {
     fn add(&mut self, len: usize) {
-        *self.0.entry(len).or_insert(0) += 1;
+        match self.0.binary_search_by_key(&len, |&(l, _)| l) {
+            Ok(i) => self.0[i].1 += 1,
+            Err(i) => self.0.insert(i, (len, 1)),
+        }
     }
 
     fn remove(&mut self, len: usize) {
-        if let Some(n) = self.0.get_mut(&len) {
-            *n -= 1;
-            if *n == 0 {
-                self.0.remove(&len);
+        if let Ok(i) = self.0.binary_search_by_key(&len, |&(l, _)| l) {
+            self.0[i].1 -= 1;
+            if self.0[i].1 == 0 {
+                self.0.remove(i);
             }
         }
+    }
+
+    /// Whether some topic is empty (there is only one empty topic, so a
+    /// length of 0 means it is subscribed): it matches every message.
+    #[inline]
+    fn has_empty(&self) -> bool {
+        self.0.first().is_some_and(|&(l, _)| l == 0)
     }
 
     /// The prefixes of `data` that have the length of some topic.
     fn prefixes<'a>(&'a self, data: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.0
-            .range(..=data.len())
-            .map(move |(&len, _)| &data[..len])
+            .iter()
+            .take_while(move |&&(len, _)| len <= data.len())
+            .map(move |&(len, _)| &data[..len])
     }
 }
 
@@ -85,6 +98,12 @@ impl PrefixSet {
 
     /// Whether some subscribed topic is a prefix of `data`.
     pub(crate) fn matches(&self, data: &[u8]) -> bool {
+        // The empty topic (subscribe to everything, the common case)
+        // matches without hashing anything: a SUB spent a third of its
+        // receive path hashing the empty prefix.
+        if self.lengths.has_empty() {
+            return true;
+        }
         self.lengths
             .prefixes(data)
             .any(|prefix| self.counts.contains_key(prefix))
