@@ -562,13 +562,25 @@ impl QueueWriter {
     /// the reader makes room.
     #[inline]
     pub(crate) fn check_write(&self) -> bool {
-        if self.mid_message || self.has_room() {
+        if self.mid_message || self.has_room_cached() {
             return true;
         }
-        self.shared
-            .flags
-            .writer_blocked
-            .store(true, Ordering::SeqCst);
+        let blocked = &self.shared.flags.writer_blocked;
+        // Still flagged from an earlier check: the reader has not finished
+        // a message since (its first read after the flag clears it, and
+        // set_hwm and a closing reader clear it too), so the pipe is still
+        // full and the reader's clearing, with its wake, is still to come.
+        // A PUB meeting a full subscriber on every message answers here
+        // from a line the reader seldom writes, instead of reloading the
+        // reader's count and storing the flag again (two loads of a line
+        // the reader writes per message, and a locked store) each time.
+        if blocked.load(Ordering::Relaxed) {
+            return false;
+        }
+        if self.has_room() {
+            return true;
+        }
+        blocked.store(true, Ordering::SeqCst);
         // The reader may have made room between the check and the flag.
         if self.has_room() {
             self.shared
@@ -578,6 +590,13 @@ impl QueueWriter {
             return true;
         }
         false
+    }
+
+    /// Room by the reader's count as last seen (no load of its line).
+    #[inline]
+    fn has_room_cached(&self) -> bool {
+        let hwm = self.shared.flags.hwm.load(Ordering::Relaxed);
+        hwm == 0 || self.written - self.peer_read.get() < hwm
     }
 
     #[inline]

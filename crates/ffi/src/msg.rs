@@ -1,12 +1,15 @@
 //! `zmq_msg_t` and the zmq_msg_* functions.
 //!
 //! A `zmq_msg_t` is 64 bytes of caller-owned storage (usually on the C
-//! stack). We keep a ferromq [`Msg`] in it, so a frame goes from
-//! `zmq_msg_recv` to `zmq_msg_send` without a copy, small bodies stay
-//! inside the struct, and large ones are reference-counted buffers.
+//! stack). We keep a frame in it in a compact form of ferromq's [`Msg`]
+//! ([`Frame`]: a `Msg` inlines bodies of up to 70 bytes and is larger
+//! than the struct), so a frame goes from `zmq_msg_recv` to `zmq_msg_send`
+//! without a copy of large bodies, small bodies stay inside the struct,
+//! and the others are reference-counted buffers.
 
 use crate::errno::{fail, guard, Errno};
 use crate::socket::FfiSocket;
+use bytes::Bytes;
 use ferromq::{MessageProperties, Msg};
 use std::ffi::{c_char, c_void};
 use std::mem::{align_of, size_of, MaybeUninit};
@@ -29,9 +32,92 @@ pub struct zmq_msg_t {
     _storage: [MaybeUninit<u8>; ZMQ_MSG_T_SIZE],
 }
 
+/// Bodies up to this size stay inside the `zmq_msg_t`: libzmq's
+/// max_vsm_size on 64-bit targets, so ZMQ_SHARED after zmq_msg_copy
+/// answers as libzmq's does for every size.
+const FRAME_INLINE: usize = 33;
+
+#[derive(Clone)]
+enum FrameBody {
+    Inline { len: u8, buf: [u8; FRAME_INLINE] },
+    Shared(Bytes),
+}
+
+/// A [`Msg`] as a `zmq_msg_t` holds it: small bodies inline, the others
+/// shared. Converting from a `Msg` copies only a body it holds inline and
+/// that is too long for the struct (one allocation, as a `Msg` made such
+/// a body before it inlined 70 bytes); converting back never copies a
+/// shared body, so a foreign buffer's free function runs when the last
+/// frame holding it goes, as before.
+#[derive(Clone)]
+pub(crate) struct Frame {
+    body: FrameBody,
+    more: bool,
+}
+
+impl Frame {
+    fn from_msg(msg: Msg) -> Frame {
+        let more = msg.more();
+        let body = if msg.shared_body().is_some() {
+            FrameBody::Shared(msg.into_bytes())
+        } else if msg.len() <= FRAME_INLINE {
+            let mut buf = [0u8; FRAME_INLINE];
+            buf[..msg.len()].copy_from_slice(&msg);
+            FrameBody::Inline {
+                len: msg.len() as u8,
+                buf,
+            }
+        } else {
+            FrameBody::Shared(Bytes::copy_from_slice(&msg))
+        };
+        Frame { body, more }
+    }
+
+    fn into_msg(self) -> Msg {
+        let msg = match self.body {
+            FrameBody::Inline { len, buf } => Msg::copy_from_slice(&buf[..usize::from(len)]),
+            FrameBody::Shared(b) => Msg::from_shared(b),
+        };
+        msg.with_more(self.more)
+    }
+
+    fn empty() -> Frame {
+        Frame {
+            body: FrameBody::Inline {
+                len: 0,
+                buf: [0; FRAME_INLINE],
+            },
+            more: false,
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match &self.body {
+            FrameBody::Inline { len, buf } => &buf[..usize::from(*len)],
+            FrameBody::Shared(b) => b,
+        }
+    }
+
+    pub(crate) fn more(&self) -> bool {
+        self.more
+    }
+
+    /// libzmq's ZMQ_SHARED: the body has another owner.
+    pub(crate) fn is_shared(&self) -> bool {
+        match &self.body {
+            FrameBody::Shared(b) => !b.is_unique(),
+            FrameBody::Inline { .. } => false,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+}
+
 /// What we keep inside a `zmq_msg_t`.
 struct MsgCell {
-    msg: Msg,
+    msg: Frame,
     /// The connection's properties, for zmq_msg_gets (received only).
     props: Option<Arc<MessageProperties>>,
     tag: u32,
@@ -51,7 +137,7 @@ unsafe fn init(raw: *mut zmq_msg_t, msg: Msg) -> Result<(), Errno> {
         return fail(libc::EFAULT);
     }
     let fresh = MsgCell {
-        msg,
+        msg: Frame::from_msg(msg),
         props: None,
         tag: MSG_TAG,
     };
@@ -65,7 +151,7 @@ unsafe fn init(raw: *mut zmq_msg_t, msg: Msg) -> Result<(), Errno> {
 ///
 /// # Safety
 /// As for [`full_cell`].
-pub(crate) unsafe fn cell<'a>(raw: *mut zmq_msg_t) -> Result<&'a mut Msg, Errno> {
+pub(crate) unsafe fn cell<'a>(raw: *mut zmq_msg_t) -> Result<&'a mut Frame, Errno> {
     // SAFETY: the caller's contract.
     Ok(&mut unsafe { full_cell(raw)? }.msg)
 }
@@ -100,7 +186,8 @@ pub(crate) unsafe fn take(
 ) -> Result<(Msg, Option<Arc<MessageProperties>>), Errno> {
     // SAFETY: the caller's contract.
     let cell = unsafe { full_cell(raw)? };
-    Ok((std::mem::take(&mut cell.msg), cell.props.take()))
+    let frame = std::mem::replace(&mut cell.msg, Frame::empty());
+    Ok((frame.into_msg(), cell.props.take()))
 }
 
 /// Puts `msg` into `raw`, which holds an initialised message (dropped).
@@ -114,7 +201,7 @@ pub(crate) unsafe fn put(
 ) -> Result<(), Errno> {
     // SAFETY: the caller's contract.
     let cell = unsafe { full_cell(raw)? };
-    cell.msg = msg;
+    cell.msg = Frame::from_msg(msg);
     cell.props = props;
     Ok(())
 }
@@ -170,14 +257,14 @@ pub unsafe extern "C" fn zmq_msg_init_size(msg: *mut zmq_msg_t, size: usize) -> 
         if isize::try_from(size).is_err() {
             return fail(libc::ENOMEM);
         }
-        let body = if size <= ferromq::INLINE_CAPACITY {
-            Msg::copy_from_slice(&[0u8; ferromq::INLINE_CAPACITY][..size])
+        let body = if size <= FRAME_INLINE {
+            Msg::copy_from_slice(&[0u8; FRAME_INLINE][..size])
         } else {
             let mut buf = Vec::new();
             buf.try_reserve_exact(size)
                 .or_else(|_| fail(libc::ENOMEM))?;
             buf.resize(size, 0);
-            Msg::from(buf)
+            Msg::from_shared(Bytes::from(buf))
         };
         // SAFETY: msg points to a zmq_msg_t (the function's contract).
         unsafe { init(msg, body)? };
@@ -267,7 +354,7 @@ pub unsafe extern "C" fn zmq_msg_copy(dest: *mut zmq_msg_t, src: *mut zmq_msg_t)
     guard(-1, || {
         // SAFETY: both point to zmq_msg_t's (the function's contract).
         let src = unsafe { full_cell(src)? };
-        let (body, props) = (src.msg.clone(), src.props.clone());
+        let (body, props) = (src.msg.clone().into_msg(), src.props.clone());
         // SAFETY: as above.
         unsafe { replace(dest, body, props) }
     })

@@ -57,6 +57,7 @@ impl Distributor {
         lossless: bool,
         select: impl FnOnce(&mut Vec<PipeId>),
     ) -> Result<(), SendError> {
+        let more = msg.more();
         if !self.more {
             self.targets.clear();
             select(&mut self.targets);
@@ -74,32 +75,67 @@ impl Distributor {
                     "a subscriber is at its high-water mark",
                 ));
             }
+            // One pass over the candidates: look each pipe up once, check
+            // its room and write to it; those that took the frame become
+            // the targets of the rest of the message. (Checking all of
+            // them first, then looking each up again to write, cost a PUB
+            // two pipe-set lookups per subscriber per message.) The first
+            // pipe with room is written last, with the frame itself: the
+            // others get clones, and a frame that only one pipe takes is
+            // never cloned (a clone of a large body shares it, which
+            // allocates its reference count).
             let selected = self.targets.len();
-            self.targets
-                .retain(|&id| pipes.get(id).is_some_and(|p| p.writer.check_write()));
-            let full = (selected - self.targets.len()) as u64;
+            let mut kept = 0;
+            let mut first = None;
+            for i in 0..selected {
+                let id = self.targets[i];
+                let Some(pipe) = pipes.get_mut(id) else {
+                    continue;
+                };
+                if !pipe.writer.check_write() {
+                    continue;
+                }
+                if first.is_none() {
+                    first = Some(id);
+                } else {
+                    pipe.writer.write(msg.clone());
+                    if !more {
+                        pipe.writer.flush();
+                    }
+                }
+                self.targets[kept] = id;
+                kept += 1;
+            }
+            self.targets.truncate(kept);
+            let full = (selected - kept) as u64;
             if full > 0 {
                 pipes.drops.add(DropReason::Hwm, full);
             }
-        }
-        let more = msg.more();
-        self.more = more;
-        let mut msg = Some(msg);
-        let n = self.targets.len();
-        for (i, &id) in self.targets.iter().enumerate() {
-            let Some(pipe) = pipes.get_mut(id) else {
-                continue;
-            };
-            let frame = if i + 1 == n {
-                msg.take().unwrap_or_default()
-            } else {
-                msg.clone().unwrap_or_default()
-            };
-            pipe.writer.write(frame);
-            if !more {
-                pipe.writer.flush();
+            if let Some(pipe) = first.and_then(|id| pipes.get_mut(id)) {
+                pipe.writer.write(msg);
+                if !more {
+                    pipe.writer.flush();
+                }
+            }
+        } else {
+            let mut msg = Some(msg);
+            let n = self.targets.len();
+            for (i, &id) in self.targets.iter().enumerate() {
+                let Some(pipe) = pipes.get_mut(id) else {
+                    continue;
+                };
+                let frame = if i + 1 == n {
+                    msg.take().unwrap_or_default()
+                } else {
+                    msg.clone().unwrap_or_default()
+                };
+                pipe.writer.write(frame);
+                if !more {
+                    pipe.writer.flush();
+                }
             }
         }
+        self.more = more;
         if !more {
             self.targets.clear();
         }
