@@ -77,6 +77,11 @@ impl<C: Send> Mailbox<C> {
         watchers.wake();
     }
 
+    /// Whether a command is queued (an atomic load, no lock).
+    pub(crate) fn has_commands(&self) -> bool {
+        self.has_commands.load(Ordering::Acquire)
+    }
+
     /// Registers a poller to be woken along with the owner.
     pub(crate) fn watch(&self, watcher: Waker) {
         self.lock().watchers.push(watcher);

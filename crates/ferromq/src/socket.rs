@@ -1125,7 +1125,19 @@ impl Inner {
         )
     }
 
+    /// Applies queued commands and lets drained pipes go. Called on every
+    /// send and receive: the common case (nothing queued, no zombies) is
+    /// two loads here, where iterating an empty queue showed up as about
+    /// 60 instructions per message.
+    #[inline]
     fn process_commands(&mut self) {
+        if self.link.mailbox.has_commands() || !self.zombies.is_empty() {
+            self.process_commands_now();
+        }
+    }
+
+    #[inline(never)]
+    fn process_commands_now(&mut self) {
         for cmd in self.link.mailbox.take_commands() {
             match cmd {
                 SocketCmd::Attach { id, pipe } => {
