@@ -62,11 +62,13 @@ impl Wake for TaskSlot {
 /// is lost in between.
 ///
 /// A receive on a socket that sent since it last waited (a REQ awaiting
-/// its reply, a DEALER in a request/reply loop) looks for the answer for up
-/// to 20 µs before it returns `Pending`, as a blocking receive does before
-/// it sleeps: a reply that quick then arrives without the runtime parking
-/// and waking the thread (tens of µs on a virtual machine), and the
-/// runtime's thread is held no longer than that.
+/// its reply, a DEALER in a request/reply loop) and whose peers are all
+/// inproc looks for the answer for up to 20 µs before it returns
+/// `Pending`, as a blocking receive does before it sleeps: a reply that
+/// quick then arrives without the runtime parking and waking the thread
+/// (tens of µs on a virtual machine), and the runtime's thread is held no
+/// longer than that. Over tcp and ipc no reply comes that fast, so there
+/// is no spin.
 ///
 /// Cancellation: every operation completes within one `poll`, or does
 /// nothing. Dropping a `recv` future never loses a message (none was

@@ -155,6 +155,10 @@ impl<C: Send> Mailbox<C> {
             if Instant::now() >= until {
                 return;
             }
+            // A peer thread waiting for this CPU (a busy or small machine)
+            // runs now instead of after the spin: spinning without this
+            // made inproc round trips 5× slower than libzmq's under load.
+            std::thread::yield_now();
         }
     }
 

@@ -891,12 +891,14 @@ impl Socket {
     }
 
     /// For an async receive that found nothing: if this socket sent since
-    /// it last waited (a reply may be on its way), watches for a wake-up
-    /// for a few µs, as a blocking receive does before it sleeps; true if
-    /// one came, so receiving again is worth it.
+    /// it last waited and its peers are inproc (a reply may be µs away),
+    /// watches for a wake-up for a few µs, as a blocking receive does
+    /// before it sleeps; true if one came, so receiving again is worth it.
     pub(crate) fn spin_for_reply(&self) -> bool {
         let mut inner = self.inner.borrow_mut();
-        std::mem::take(&mut inner.sent_since_wait) && inner.link.mailbox.spin_for_next_wake()
+        std::mem::take(&mut inner.sent_since_wait)
+            && inner.may_spin()
+            && inner.link.mailbox.spin_for_next_wake()
     }
 
     pub(crate) fn watch(&self, waker: Waker) {
@@ -913,6 +915,12 @@ impl Socket {
 }
 
 impl Inner {
+    /// Whether waiting for a reply may spin first (see
+    /// [`PipeSet::all_inproc`]).
+    fn may_spin(&self) -> bool {
+        self.pipes.all_inproc()
+    }
+
     /// See [`Socket::send_msg`].
     fn send_msg(&mut self, mut msg: Msg, flags: i32) -> Result<(), (Error, Msg)> {
         let inner = self;
@@ -1088,7 +1096,8 @@ impl Inner {
         receiving: bool,
         timeout_msg: &'static str,
     ) -> Result<()> {
-        let expecting_reply = receiving && std::mem::take(&mut self.sent_since_wait);
+        let expecting_reply =
+            receiving && std::mem::take(&mut self.sent_since_wait) && self.may_spin();
         if !self.link.mailbox.wait(until, expecting_reply) {
             return Err(Error::new(ErrorKind::EAGAIN, timeout_msg));
         }

@@ -47,6 +47,10 @@ pub(crate) struct SocketPipe {
     pub(crate) properties: Option<std::sync::Arc<crate::msg::MessageProperties>>,
 }
 
+/// Sockets with more pipes than this never spin for a reply: deciding
+/// would cost a look at every pipe.
+const SPIN_PIPES: usize = 8;
+
 /// Hashes pipe ids, which are unique counters: one multiply spreads them,
 /// where SipHash (the default) cost a visible share of every send and
 /// receive.
@@ -151,6 +155,15 @@ impl PipeSet {
 
     pub(crate) fn get(&self, id: PipeId) -> Option<&SocketPipe> {
         self.pipes.get(&id)
+    }
+
+    /// Whether every pipe is an inproc one (and there is at least one,
+    /// and few): only then can an answer come within a spin. Over tcp and
+    /// ipc it crosses two I/O threads and the kernel, tens of µs at best,
+    /// and a spinning thread takes the CPU those threads need.
+    pub(crate) fn all_inproc(&self) -> bool {
+        (1..=SPIN_PIPES).contains(&self.pipes.len())
+            && self.pipes.values().all(|p| p.notice.is_some())
     }
 
     pub(crate) fn ids(&self) -> impl Iterator<Item = PipeId> + '_ {
@@ -314,5 +327,14 @@ mod tests {
         assert_eq!(pipes.drops.conflated, 0, "read from the pipes, not stored");
         pipes.remove(1);
         assert_eq!(pipes.drop_counts().conflated, 5);
+    }
+
+    #[test]
+    fn only_a_few_inproc_pipes_are_worth_a_spin() {
+        let mut pipes = PipeSet::default();
+        assert!(!pipes.all_inproc(), "no pipe: nothing to spin for");
+        let _engine = add_peer_with(&mut pipes, 1, Queue::Hwm(0), Queue::Hwm(0));
+        // A pipe without an inproc notice stands for tcp or ipc.
+        assert!(!pipes.all_inproc());
     }
 }
