@@ -39,7 +39,7 @@ mod signal;
 mod socket;
 pub mod stats;
 
-pub use async_socket::AsyncSocket;
+pub use async_socket::{AsyncSocket, RecvFrame, SendFrame};
 pub use context::Context;
 pub use error::{Error, ErrorKind, Result};
 /// A 32-byte key as its 40-character Z85 text (RFC 32), and back.
