@@ -236,11 +236,6 @@ impl AsyncSocket {
 }
 
 /// The future of [`AsyncSocket::recv`]: one frame.
-///
-/// A named future rather than an `async fn`: a frame (up to 80 bytes with
-/// its inline body) is then moved once per poll, where the generated state
-/// machine moved it several times, about a sixth of an async receive's
-/// instructions.
 #[must_use = "futures do nothing unless polled"]
 pub struct RecvFrame<'a> {
     socket: &'a mut AsyncSocket,
@@ -256,6 +251,10 @@ impl Future for RecvFrame<'_> {
 
 /// The future of [`AsyncSocket::send`]: one frame, sent whole or not at
 /// all (see [`AsyncSocket`] on cancellation).
+///
+/// A named future rather than an `async fn`: the generated state machine
+/// moved the frame (80 bytes with an inline body) several more times, about
+/// 22 instructions per message of an inproc sender's 565.
 #[must_use = "futures do nothing unless polled"]
 pub struct SendFrame<'a> {
     socket: &'a mut AsyncSocket,
