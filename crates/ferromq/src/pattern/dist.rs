@@ -7,7 +7,7 @@
 //! whole message while the others get it; a pipe attached in the middle of
 //! a message gets none of it. Every frame goes to exactly the same pipes.
 
-use super::{PipeId, PipeSet, SendError};
+use super::{PipeId, PipeSet, SendError, SocketPipe};
 use crate::msg::Msg;
 use crate::stats::DropReason;
 
@@ -98,10 +98,7 @@ impl Distributor {
                 if first.is_none() {
                     first = Some(id);
                 } else {
-                    pipe.writer.write(msg.clone());
-                    if !more {
-                        pipe.writer.flush();
-                    }
+                    deliver(pipe, msg.clone(), more);
                 }
                 self.targets[kept] = id;
                 kept += 1;
@@ -112,10 +109,7 @@ impl Distributor {
                 pipes.drops.add(DropReason::Hwm, full);
             }
             if let Some(pipe) = first.and_then(|id| pipes.get_mut(id)) {
-                pipe.writer.write(msg);
-                if !more {
-                    pipe.writer.flush();
-                }
+                deliver(pipe, msg, more);
             }
         } else {
             let mut msg = Some(msg);
@@ -129,10 +123,7 @@ impl Distributor {
                 } else {
                     msg.clone().unwrap_or_default()
                 };
-                pipe.writer.write(frame);
-                if !more {
-                    pipe.writer.flush();
-                }
+                deliver(pipe, frame, more);
             }
         }
         self.more = more;
@@ -150,6 +141,16 @@ impl Distributor {
             candidates.extend_from_slice(all);
         }
         self.send(msg, pipes, false, |t| *t = candidates)
+    }
+}
+
+/// Writes one frame of a message to `pipe`; the last frame publishes the
+/// whole message to the reader.
+#[inline]
+fn deliver(pipe: &mut SocketPipe, frame: Msg, more: bool) {
+    pipe.writer.write(frame);
+    if !more {
+        pipe.writer.flush();
     }
 }
 
