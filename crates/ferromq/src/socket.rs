@@ -1121,7 +1121,7 @@ impl Inner {
         (
             EnginePipes {
                 to_socket: in_w,
-                from_socket: out_r,
+                from_socket: out_r.for_engine(),
             },
             SocketPipe {
                 reader: in_r,

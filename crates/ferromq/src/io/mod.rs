@@ -916,7 +916,7 @@ impl Reactor {
         );
         engine.pipes = Some(EnginePipes {
             to_socket: in_w,
-            from_socket: out_r,
+            from_socket: out_r.for_engine(),
         });
         engine.socket.mailbox.send(SocketCmd::Attach {
             id,

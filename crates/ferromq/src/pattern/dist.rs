@@ -92,7 +92,9 @@ impl Distributor {
                 let Some(pipe) = pipes.get_mut(id) else {
                     continue;
                 };
-                if !pipe.writer.check_write() {
+                // A lossless send found room in every one above; others
+                // drop for a full pipe, so room counts from the first read.
+                if !pipe.writer.check_write_or_drop() {
                     continue;
                 }
                 if first.is_none() {

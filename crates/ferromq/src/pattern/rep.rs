@@ -93,7 +93,7 @@ impl Pattern for Rep {
             let lost = match target.and_then(|id| pipes.get(id)) {
                 None => Some(DropReason::PeerGone),
                 Some(p) if p.writer.is_reader_closed() => Some(DropReason::PeerGone),
-                Some(p) if !p.writer.check_write() => Some(DropReason::Hwm),
+                Some(p) if !p.writer.check_write_or_drop() => Some(DropReason::Hwm),
                 Some(_) => None,
             };
             match lost {

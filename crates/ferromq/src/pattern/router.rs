@@ -16,7 +16,7 @@
 
 use super::fq::FairQueue;
 use super::random_u32;
-use super::{Pattern, PipeId, PipeSet, SendError};
+use super::{Pattern, PipeId, PipeSet, SendError, SocketPipe};
 use crate::error::{ErrorKind, Result};
 use crate::msg::Msg;
 use crate::options::flag_value;
@@ -165,14 +165,7 @@ impl Pattern for Router {
             self.current_out = None;
             match self.by_id.get(&msg[..]).copied() {
                 Some(pipe) => match pipes.get(pipe) {
-                    // (Whether the peer is gone only matters when mandatory;
-                    // otherwise a write to a closed pipe is a silent drop.)
-                    Some(p)
-                        if p.writer.check_write()
-                            && !(self.mandatory && p.writer.is_reader_closed()) =>
-                    {
-                        self.current_out = Some(pipe)
-                    }
+                    Some(p) if takes_message(p, self.mandatory) => self.current_out = Some(pipe),
                     Some(p) if self.mandatory && !p.writer.is_reader_closed() => {
                         return Err(SendError::again(msg, "the peer is at its high-water mark"));
                     }
@@ -262,6 +255,19 @@ impl Pattern for Router {
         }
         self.mandatory = flag_value(option, value)?;
         Ok(true)
+    }
+}
+
+/// Whether `pipe` can take the message now. With MANDATORY the sender
+/// waits for room (EAGAIN), and a peer that is gone does not count;
+/// without it a message for a full pipe is dropped (and a write to a
+/// closed pipe is a silent drop), so room counts from the peer's first
+/// read rather than from the low-water mark.
+fn takes_message(pipe: &SocketPipe, mandatory: bool) -> bool {
+    if mandatory {
+        pipe.writer.check_write() && !pipe.writer.is_reader_closed()
+    } else {
+        pipe.writer.check_write_or_drop()
     }
 }
 
