@@ -58,7 +58,7 @@ impl Backend for Ferro {
 
 impl Sock for FerroSocket {
     // A `Msg` clone is a reference-count bump for bodies over
-    // INLINE_CAPACITY (71 bytes) and a copy below: ferromq's cheapest send.
+    // INLINE_CAPACITY (70 bytes) and a copy below: ferromq's cheapest send.
     type Out = Msg;
     // ferromq has no receive-into-buffer call; the Vec of frames is reused.
     type In = Vec<Msg>;

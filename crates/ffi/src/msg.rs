@@ -2,7 +2,7 @@
 //!
 //! A `zmq_msg_t` is 64 bytes of caller-owned storage (usually on the C
 //! stack). We keep a frame in it in a compact form of ferromq's [`Msg`]
-//! ([`Frame`]: a `Msg` inlines bodies of up to 71 bytes and is larger
+//! ([`Frame`]: a `Msg` inlines bodies of up to 70 bytes and is larger
 //! than the struct), so a frame goes from `zmq_msg_recv` to `zmq_msg_send`
 //! without a copy of large bodies, small bodies stay inside the struct,
 //! and the others are reference-counted buffers.
@@ -46,7 +46,7 @@ enum FrameBody {
 /// A [`Msg`] as a `zmq_msg_t` holds it: small bodies inline, the others
 /// shared. Converting from a `Msg` copies only a body it holds inline and
 /// that is too long for the struct (one allocation, as a `Msg` made such
-/// a body before it inlined 71 bytes); converting back never copies a
+/// a body before it inlined 70 bytes); converting back never copies a
 /// shared body, so a foreign buffer's free function runs when the last
 /// frame holding it goes, as before.
 #[derive(Clone)]
