@@ -8,12 +8,11 @@ use std::ops::Deref;
 /// Bodies up to this many bytes are stored inside the `Msg` itself.
 ///
 /// 70 fills a `Msg`'s 72 bytes with the length and flags bytes. It was
-/// 30: a 64-byte message then cost an allocation on the
-/// receiving I/O thread freed by the application thread, and on a PUB a
-/// shared body whose reference count every subscriber's clone and every
-/// engine's drop pulled between threads; perf put the allocator at a
-/// quarter of a 100-SUB process and the count's traffic at a seventh of
-/// the PUB's.
+/// 30: a 64-byte message then cost an allocation on the receiving I/O
+/// thread freed by the application thread, and on a PUB a shared body
+/// whose reference count every subscriber's clone and every engine's drop
+/// pulled between threads; perf put the allocator at a quarter of a
+/// 100-SUB process and the count's traffic at a seventh of the PUB's.
 pub const INLINE_CAPACITY: usize = 70;
 
 /// An inline body. The bytes come first and the length and flags last,

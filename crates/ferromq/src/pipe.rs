@@ -1034,6 +1034,23 @@ mod tests {
         Arc::new(Counter(AtomicUsize::new(0)))
     }
 
+    /// Reads messages numbered 0, 1, 2, ... (big-endian `u32`), checking
+    /// the order and sleeping until woken whenever the pipe is empty, up
+    /// to the writer's close; returns how many came.
+    fn read_numbered_until_closed(r: &mut PipeReader) -> u32 {
+        let mut next = 0u32;
+        loop {
+            match r.read() {
+                Ok(m) => {
+                    assert_eq!(&m[..], &next.to_be_bytes());
+                    next += 1;
+                }
+                Err(ReadState::Closed) => return next,
+                Err(ReadState::Empty) => park_expecting_a_wake(&format!("{next} messages")),
+            }
+        }
+    }
+
     #[test]
     fn reader_sees_only_whole_messages_and_is_woken_once_per_transition() {
         let rw = counter();
@@ -1178,19 +1195,9 @@ mod tests {
             }
             w.flush();
         });
-        let mut next = 0u32;
-        loop {
-            match r.read() {
-                Ok(m) => {
-                    assert_eq!(&m[..], &next.to_be_bytes());
-                    next += 1;
-                }
-                Err(ReadState::Closed) => break,
-                Err(ReadState::Empty) => park_expecting_a_wake(&format!("{next} messages")),
-            }
-        }
+        let read = read_numbered_until_closed(&mut r);
         writer.join().unwrap();
-        assert_eq!(next, n);
+        assert_eq!(read, n);
     }
 
     #[test]
@@ -1225,19 +1232,9 @@ mod tests {
                 w.flush();
             }
         });
-        let mut next = 0u32;
-        loop {
-            match r.read() {
-                Ok(m) => {
-                    assert_eq!(&m[..], &next.to_be_bytes());
-                    next += 1;
-                }
-                Err(ReadState::Closed) => break,
-                Err(ReadState::Empty) => park_expecting_a_wake(&format!("{next} messages")),
-            }
-        }
+        let read = read_numbered_until_closed(&mut r);
         writer.join().unwrap();
-        assert_eq!(next, n);
+        assert_eq!(read, n);
     }
 
     /// A frame whose drop is counted.
