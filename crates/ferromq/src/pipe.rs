@@ -322,7 +322,8 @@ enum WriterKind {
 impl PipeWriter {
     /// Whether a new message may be started without exceeding the HWM
     /// (always, for a conflating pipe). When it may not, the writer is
-    /// marked blocked and will be woken when the reader makes room.
+    /// marked blocked, and stays so until the reader has brought the queue
+    /// down to half the HWM (or emptied it), which wakes it.
     #[inline]
     pub(crate) fn check_write(&self) -> bool {
         match &self.0 {
@@ -621,8 +622,9 @@ unsafe impl Send for QueueWriter {}
 
 impl QueueWriter {
     /// Whether a new message may be started without exceeding the HWM.
-    /// When it may not, the writer is marked blocked and will be woken when
-    /// the reader makes room.
+    /// When it may not, the writer is marked blocked until the reader has
+    /// brought the queue down to `low_water`'s mark (or emptied it), and
+    /// woken then.
     #[inline]
     fn check_write(&self, low_water: LowWater) -> bool {
         if self.mid_message || self.has_room_cached() {
