@@ -60,6 +60,9 @@ pub(crate) struct Engine {
     pub(crate) connecting: bool,
     readable: bool,
     writable: bool,
+    /// The peer's FIN (or an error) was reported: read until the stream
+    /// says so, as no further readiness edge will come for it.
+    read_closed: bool,
     /// The socket's inbound pipe is at its HWM: stop reading.
     input_blocked: bool,
     /// Inbound message in progress (its first frame passed the HWM check).
@@ -179,6 +182,7 @@ impl Engine {
             connecting,
             readable: false,
             writable: false,
+            read_closed: false,
             input_blocked: false,
             mid_message_in: false,
             peer: None,
@@ -234,9 +238,12 @@ impl Engine {
         self.stream.peer_address()
     }
 
-    pub(crate) fn set_ready(&mut self, readable: bool, writable: bool) {
+    /// Readiness from the poller (edge-triggered). `read_closed`: the
+    /// peer shut its side, or the stream has an error.
+    pub(crate) fn set_ready(&mut self, readable: bool, writable: bool, read_closed: bool) {
         self.readable |= readable;
         self.writable |= writable;
+        self.read_closed |= read_closed;
     }
 
     /// The pipe from the socket has something (or the inbound one has
@@ -282,14 +289,15 @@ impl Engine {
 
     fn read_some(&mut self, scratch: &mut [u8]) -> Result<bool, Closed> {
         let hint = self.conn.read_hint();
-        let read = if hint > scratch.len() {
-            self.read_large(hint)
+        let (read, asked) = if hint > scratch.len() {
+            (self.read_large(hint), hint)
         } else {
             // Reads go through the I/O thread's one scratch buffer, so an
             // idle connection keeps no read buffer of its own.
-            self.stream.read(scratch).inspect(|&n| {
+            let read = self.stream.read(scratch).inspect(|&n| {
                 self.conn.recv_buf().extend_from_slice(&scratch[..n]);
-            })
+            });
+            (read, scratch.len())
         };
         match read {
             Ok(0) => Err(Closed::Io(EPIPE)),
@@ -298,6 +306,15 @@ impl Engine {
                 self.deadline = None;
                 if let Some(c) = &self.peer_counters {
                     c.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+                }
+                // A short read emptied the kernel's buffer: data arriving
+                // later raises a new edge, so the read that would only say
+                // EAGAIN (a syscall per message in request/reply) is
+                // skipped, as libzmq's level-triggered poller reads once.
+                // Not after a FIN: its edge is spent, and only reading on
+                // finds the end of the stream.
+                if n < asked && !self.read_closed {
+                    self.readable = false;
                 }
                 Ok(true)
             }

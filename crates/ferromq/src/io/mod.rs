@@ -290,7 +290,8 @@ impl Reactor {
                 }
                 let readable = event.is_readable() || event.is_read_closed() || event.is_error();
                 let writable = event.is_writable() || event.is_write_closed() || event.is_error();
-                self.on_io(event.token(), readable, writable);
+                let read_closed = event.is_read_closed() || event.is_error();
+                self.on_io(event.token(), readable, writable, read_closed);
             }
             self.run_commands();
             let mut ready = std::mem::take(&mut *lock(&self.shared.ready));
@@ -757,7 +758,7 @@ impl Reactor {
         }
     }
 
-    fn on_io(&mut self, token: Token, readable: bool, writable: bool) {
+    fn on_io(&mut self, token: Token, readable: bool, writable: bool, read_closed: bool) {
         match self.entries.get_mut(token_index(token)) {
             Some(Some(Entry::Listener { .. })) => self.accept(token),
             Some(Some(Entry::Zap { .. })) => self.zap_ready(token),
@@ -781,7 +782,7 @@ impl Reactor {
                         peer.as_deref(),
                     );
                 }
-                engine.set_ready(readable, writable);
+                engine.set_ready(readable, writable, read_closed);
                 self.service(token);
             }
             _ => {}
