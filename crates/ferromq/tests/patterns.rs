@@ -9,6 +9,9 @@ use ferromq::{Context, ErrorKind, SocketType, DONTWAIT, SNDMORE};
 per_transport!(
     [Tcp, Ipc, Inproc],
     req_rep_round_trips_and_enforces_alternation,
+    req_rep_carry_messages_larger_than_the_kernel_buffers,
+    rep_serves_on_after_clients_vanish_unanswered,
+    rep_answers_a_pipelining_dealer_through_a_small_hwm,
     dealer_router_identities_and_mandatory,
     pub_sub_filters_by_prefix_with_counted_subscriptions,
     pub_drops_for_a_full_subscriber_while_others_receive,
@@ -48,6 +51,110 @@ fn req_rep_round_trips_and_enforces_alternation(tr: Transport) {
         assert_eq!(req.recv(0).unwrap().as_str(), Some("world"));
     }
     assert_eq!(rep.send("unasked", 0).unwrap_err().kind(), ErrorKind::EFSM);
+}
+
+/// Requests and replies many times larger than the kernel's socket
+/// buffers. Over tcp and ipc a REQ or REP writes its message from its own
+/// thread when its connection is idle; what the kernel does not take then
+/// must follow from the I/O thread, whole and in order.
+fn req_rep_carry_messages_larger_than_the_kernel_buffers(tr: Transport) {
+    const SIZE: u32 = 4 << 20;
+    let ctx = Context::new();
+    let small_buffers = |t| {
+        let s = ctx.socket(t).unwrap();
+        s.set_sndbuf(64 * 1024).unwrap();
+        s.set_rcvbuf(64 * 1024).unwrap();
+        with_timeout(s)
+    };
+    let rep = small_buffers(SocketType::Rep);
+    rep.bind(&tr.any_endpoint()).unwrap();
+    let req = small_buffers(SocketType::Req);
+    req.connect(&rep.last_endpoint().unwrap()).unwrap();
+    for round in 0..3u8 {
+        let request: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8 ^ round).collect();
+        req.send_multipart([request.clone(), vec![round]], 0)
+            .unwrap();
+        let got = rep.recv_multipart(0).unwrap();
+        assert_eq!(got.len(), 2, "round {round}: request frames");
+        assert!(got[0] == request, "round {round}: request changed");
+        assert_eq!(got[1], [round]);
+        let reply: Vec<u8> = request.iter().rev().copied().collect();
+        rep.send(reply.clone(), 0).unwrap();
+        let answer = req.recv(0).unwrap();
+        assert!(*answer == reply[..], "round {round}: reply changed");
+    }
+}
+
+/// Clients that send a request and close at once: the REP's replies to
+/// them go nowhere (sent before or after it sees the connection go), and
+/// it serves the next client as before.
+fn rep_serves_on_after_clients_vanish_unanswered(tr: Transport) {
+    let ctx = Context::new();
+    let (rep, ep) = bound_on(&ctx, tr, SocketType::Rep);
+    let rep = with_timeout(rep);
+    for i in 0..10 {
+        let gone = connected(&ctx, SocketType::Req, &ep);
+        gone.set_linger(0).unwrap();
+        gone.send(format!("request {i}"), 0).unwrap();
+        assert_eq!(
+            rep.recv(0).unwrap().as_str(),
+            Some(&*format!("request {i}"))
+        );
+        drop(gone);
+        rep.send(format!("reply {i}"), 0).unwrap();
+    }
+    let stays = with_timeout(connected(&ctx, SocketType::Req, &ep));
+    for i in 0..3 {
+        stays.send(format!("again {i}"), 0).unwrap();
+        assert_eq!(rep.recv(0).unwrap().as_str(), Some(&*format!("again {i}")));
+        rep.send(format!("answer {i}"), 0).unwrap();
+        assert_eq!(
+            stays.recv(0).unwrap().as_str(),
+            Some(&*format!("answer {i}"))
+        );
+    }
+}
+
+/// A DEALER with many requests in flight to a REP whose inbound pipe holds
+/// two: the REP's connection stops reading at the HWM and must resume each
+/// time the REP reads, while the REP's replies go out (over tcp and ipc,
+/// from the REP's own thread when its connection is idle). The DEALER
+/// keeps at most `WINDOW` requests unanswered, so no reply meets the REP's
+/// send HWM (REP drops a reply there, as libzmq's).
+fn rep_answers_a_pipelining_dealer_through_a_small_hwm(tr: Transport) {
+    const REQUESTS: u32 = 2000;
+    const WINDOW: u32 = 100;
+    let ctx = Context::new();
+    let rep = ctx.socket(SocketType::Rep).unwrap();
+    rep.set_rcvhwm(2).unwrap();
+    rep.bind(&tr.any_endpoint()).unwrap();
+    let rep = with_timeout(rep);
+    let dealer = with_timeout(connected(
+        &ctx,
+        SocketType::Dealer,
+        &rep.last_endpoint().unwrap(),
+    ));
+    let server = std::thread::spawn(move || {
+        for _ in 0..REQUESTS {
+            let request = rep.recv(0).unwrap();
+            rep.send(request, 0).unwrap();
+        }
+    });
+    let (mut sent, mut answered) = (0, 0);
+    while answered < REQUESTS {
+        if sent < REQUESTS && sent - answered < WINDOW {
+            dealer
+                .send_multipart([Vec::new(), sent.to_be_bytes().to_vec()], 0)
+                .unwrap();
+            sent += 1;
+            continue;
+        }
+        let reply = dealer.recv_multipart(0).unwrap();
+        let expected = vec![Vec::new(), answered.to_be_bytes().to_vec()];
+        assert_eq!(reply, expected, "reply {answered}");
+        answered += 1;
+    }
+    server.join().unwrap();
 }
 
 fn dealer_router_identities_and_mandatory(tr: Transport) {

@@ -18,12 +18,13 @@ use crate::pipe::{self, PipeReader, PipeWriter, Wake, Waker};
 use crate::socket::{SocketCmd, SocketLink};
 use crate::stats::PeerShared;
 use engine::{Closed, Engine, Progress};
+use ferromq_proto::SocketType;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use stream::{Listener, Stream};
@@ -101,14 +102,70 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// An engine, shared with the threads of the socket it serves so that
+/// they can write through it (see [`Engine::write_through`]).
+struct EngineCell {
+    engine: Mutex<Engine>,
+    /// The reactor is in [`Reactor::service`] for this engine: it looks at
+    /// `write_wanted` once it lets go of the engine.
+    in_service: AtomicBool,
+    /// A socket thread found the engine locked by a service and left its
+    /// write to the reactor. Without this, a REQ sending its next request
+    /// while the reactor was still finishing the service that delivered
+    /// the reply (about half the round trips) woke the reactor through
+    /// its eventfd.
+    write_wanted: AtomicBool,
+}
+
+type SharedEngine = Arc<EngineCell>;
+
+impl EngineCell {
+    fn new(engine: Engine) -> SharedEngine {
+        Arc::new(EngineCell {
+            engine: Mutex::new(engine),
+            in_service: AtomicBool::new(false),
+            write_wanted: AtomicBool::new(false),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Engine> {
+        lock(&self.engine)
+    }
+}
+
 /// Wakes the reactor to service one engine.
 struct TokenWake {
     shared: Arc<IoShared>,
     token: Token,
+    /// Set for engines that write through: the socket's thread writes its
+    /// message itself when it can, and wakes the reactor only when not.
+    write_through: Option<Weak<EngineCell>>,
+}
+
+impl TokenWake {
+    /// Writes what the socket queued from the calling thread. False when
+    /// the reactor must do it: the engine is busy there, or needs more
+    /// than a write.
+    fn write_through(&self) -> bool {
+        let Some(cell) = self.write_through.as_ref().and_then(Weak::upgrade) else {
+            return false;
+        };
+        let Ok(mut engine) = cell.engine.try_lock() else {
+            // SeqCst pairs with the reactor's clearing of `in_service` and
+            // its swap of `write_wanted`: either it sees our flag, or we
+            // see it out of the service and wake it.
+            cell.write_wanted.store(true, Ordering::SeqCst);
+            return cell.in_service.load(Ordering::SeqCst);
+        };
+        engine.write_through()
+    }
 }
 
 impl Wake for TokenWake {
     fn wake(&self) {
+        if self.write_through() {
+            return;
+        }
         let mut ready = lock(&self.shared.ready);
         let was_empty = ready.is_empty();
         ready.push(self.token);
@@ -198,7 +255,7 @@ enum Entry {
         endpoint: Arc<str>,
     },
     Engine {
-        engine: Box<Engine>,
+        engine: SharedEngine,
         origin: Origin,
     },
     /// A ZAP request on its way to the handler bound at
@@ -337,10 +394,22 @@ impl Reactor {
         self.timers.push(Reverse((at, timer)));
     }
 
-    /// The engine at `token` if it is still the one a timer was set for.
-    fn engine_mut(&mut self, token: Token, serial: u64) -> Option<&mut Engine> {
-        match self.entries.get_mut(token_index(token)) {
-            Some(Some(Entry::Engine { engine, .. })) if engine.serial == serial => Some(engine),
+    /// The engine at `token`, locked, if it is still the one a timer was
+    /// set for.
+    fn lock_engine(&self, token: Token, serial: u64) -> Option<MutexGuard<'_, Engine>> {
+        match self.entries.get(token_index(token)) {
+            Some(Some(Entry::Engine { engine, .. })) => {
+                let engine = engine.lock();
+                (engine.serial == serial).then_some(engine)
+            }
+            _ => None,
+        }
+    }
+
+    /// The engine at `token`, shared.
+    fn shared_engine(&self, token: Token) -> Option<SharedEngine> {
+        match self.entries.get(token_index(token)) {
+            Some(Some(Entry::Engine { engine, .. })) => Some(engine.clone()),
             _ => None,
         }
     }
@@ -372,10 +441,13 @@ impl Reactor {
         Some(entry)
     }
 
-    fn waker_for(&self, token: Token) -> Waker {
+    /// The waker of the pipes of the engine at `token`, for a socket of
+    /// `socket_type`.
+    fn waker_for(&self, token: Token, engine: &SharedEngine, socket_type: SocketType) -> Waker {
         Arc::new(TokenWake {
             shared: self.shared.clone(),
             token,
+            write_through: engine::writes_through(socket_type).then(|| Arc::downgrade(engine)),
         })
     }
 
@@ -495,7 +567,7 @@ impl Reactor {
                 Some(Entry::Listener { socket, .. }) if socket.id == socket_id => {
                     listeners.push(Token(i + 1))
                 }
-                Some(Entry::Engine { engine, .. }) if engine.socket.id == socket_id => {
+                Some(Entry::Engine { engine, .. }) if engine.lock().socket.id == socket_id => {
                     engines.push(Token(i + 1))
                 }
                 _ => {}
@@ -530,14 +602,14 @@ impl Reactor {
         for token in engines {
             let pending_handshake = matches!(
                 self.entries.get(token_index(token)),
-                Some(Some(Entry::Engine { engine, .. })) if engine.pipes.is_none()
+                Some(Some(Entry::Engine { engine, .. })) if engine.lock().pipes.is_none()
             );
             if discard || pending_handshake {
                 self.close_engine(token, Closed::Local);
             } else if let Some(Some(Entry::Engine { engine, .. })) =
                 self.entries.get_mut(token_index(token))
             {
-                engine.draining = true;
+                engine.lock().draining = true;
                 self.again.push(token);
             }
         }
@@ -555,7 +627,7 @@ impl Reactor {
             .iter()
             .enumerate()
             .filter_map(|(i, e)| match e {
-                Some(Entry::Engine { engine, .. }) if engine.socket.id == socket_id => {
+                Some(Entry::Engine { engine, .. }) if engine.lock().socket.id == socket_id => {
                     Some(Token(i + 1))
                 }
                 _ => None,
@@ -583,31 +655,35 @@ impl Reactor {
                 Timer::Linger(socket_id) => self.linger_expired(socket_id),
                 Timer::Handshake(token, serial) => {
                     if self
-                        .engine_mut(token, serial)
+                        .lock_engine(token, serial)
                         .is_some_and(|e| e.peer.is_none())
                     {
                         self.close_engine(token, Closed::Timeout);
                     }
                 }
                 Timer::Heartbeat(token, serial) => {
-                    let Some(engine) = self.engine_mut(token, serial) else {
+                    let Some(mut engine) = self.lock_engine(token, serial) else {
                         continue;
                     };
                     engine.send_ping();
                     let next = now + Duration::from_millis(engine.heartbeat_ivl);
+                    drop(engine);
                     self.add_timer(next, Timer::Heartbeat(token, serial));
                     self.service(token);
                 }
                 Timer::Deadline(token, serial) => {
                     if self
-                        .engine_mut(token, serial)
+                        .lock_engine(token, serial)
                         .is_some_and(|e| e.deadline_passed(now))
                     {
                         self.close_engine(token, Closed::Timeout);
                     }
                 }
                 Timer::Connect(token, serial) => {
-                    if self.engine_mut(token, serial).is_some_and(|e| e.connecting) {
+                    if self
+                        .lock_engine(token, serial)
+                        .is_some_and(|e| e.connecting)
+                    {
                         // As a failed attempt: reconnect after the interval.
                         self.close_engine(token, Closed::Io(ETIMEDOUT as i32));
                     }
@@ -715,7 +791,6 @@ impl Reactor {
         {
             return self.schedule_reconnect(id);
         }
-        let waker = self.waker_for(token);
         let Some(c) = self.connecters.get_mut(&id) else {
             return;
         };
@@ -725,10 +800,6 @@ impl Reactor {
                 .emit(event::CONNECT_DELAYED, EINPROGRESS, &c.endpoint, None);
         }
         let pipes = c.pipes.take();
-        if let Some(p) = &pipes {
-            p.to_socket.set_waker(waker.clone());
-            p.from_socket.set_waker(waker);
-        }
         let mut engine = Engine::new(
             stream,
             c.socket.clone(),
@@ -743,8 +814,15 @@ impl Reactor {
         engine.peer_counters = Some(c.peer.clone());
         c.engine = Some(token);
         let (serial, options) = (engine.serial, c.options.clone());
+        let socket_type = engine.socket.socket_type;
+        let engine = EngineCell::new(engine);
+        let waker = self.waker_for(token, &engine, socket_type);
+        if let Some(p) = &engine.lock().pipes {
+            p.to_socket.set_waker(waker.clone());
+            p.from_socket.set_waker(waker);
+        }
         let got = self.insert(Entry::Engine {
-            engine: Box::new(engine),
+            engine,
             origin: Origin::Connected {
                 connecter: id,
                 pipe_id: None,
@@ -763,6 +841,7 @@ impl Reactor {
             Some(Some(Entry::Listener { .. })) => self.accept(token),
             Some(Some(Entry::Zap { .. })) => self.zap_ready(token),
             Some(Some(Entry::Engine { engine, .. })) => {
+                let mut engine = engine.lock();
                 if engine.connecting {
                     if !writable && !readable {
                         return;
@@ -770,6 +849,7 @@ impl Reactor {
                     let error = engine.stream.take_error().ok().flatten();
                     if error.is_some() || !engine.stream.is_connected() {
                         let errno = error.and_then(|e| e.raw_os_error()).unwrap_or(ECONNREFUSED);
+                        drop(engine);
                         self.close_engine(token, Closed::Io(errno));
                         return;
                     }
@@ -783,6 +863,7 @@ impl Reactor {
                     );
                 }
                 engine.set_ready(readable, writable, read_closed);
+                drop(engine);
                 self.service(token);
             }
             _ => {}
@@ -791,10 +872,12 @@ impl Reactor {
 
     fn on_wake(&mut self, token: Token) {
         if let Some(Some(Entry::Engine { engine, .. })) = self.entries.get_mut(token_index(token)) {
+            let mut engine = engine.lock();
             if engine.connecting {
                 return;
             }
             engine.unblock();
+            drop(engine);
             self.service(token);
         }
     }
@@ -851,7 +934,7 @@ impl Reactor {
             engine.peer_counters = Some(PeerShared::new(&*engine.endpoint));
             let serial = engine.serial;
             let got = self.insert(Entry::Engine {
-                engine: Box::new(engine),
+                engine: EngineCell::new(engine),
                 origin: Origin::Accepted {
                     listener: listener_id,
                     options: Box::new(options.clone()),
@@ -864,19 +947,33 @@ impl Reactor {
     }
 
     fn service(&mut self, token: Token) {
+        let mut woken = false;
         loop {
-            let Some(Some(Entry::Engine { engine, .. })) = self.entries.get_mut(token_index(token))
+            let Some(Some(Entry::Engine { engine: cell, .. })) =
+                self.entries.get_mut(token_index(token))
             else {
                 return;
             };
+            cell.in_service.store(true, Ordering::SeqCst);
+            let mut engine = cell.lock();
+            if std::mem::take(&mut woken) {
+                // As `on_wake`: the wake may have been for room in the
+                // inbound pipe.
+                engine.unblock();
+            }
             let outcome = engine.service(&mut self.scratch);
-            if std::mem::take(&mut engine.deadline_armed) {
-                if let Some(at) = engine.deadline {
-                    let serial = engine.serial;
-                    self.add_timer(at, Timer::Deadline(token, serial));
-                }
+            let deadline = std::mem::take(&mut engine.deadline_armed)
+                .then_some(engine.deadline)
+                .flatten()
+                .map(|at| (at, engine.serial));
+            drop(engine);
+            cell.in_service.store(false, Ordering::SeqCst);
+            let write_wanted = cell.write_wanted.swap(false, Ordering::SeqCst);
+            if let Some((at, serial)) = deadline {
+                self.add_timer(at, Timer::Deadline(token, serial));
             }
             match outcome {
+                Ok(Progress::Idle) if write_wanted => woken = true,
                 Ok(Progress::Idle) => return,
                 Ok(Progress::More) => {
                     self.again.push(token);
@@ -949,17 +1046,22 @@ impl Reactor {
     }
 
     fn handshake_done(&mut self, token: Token, peer: ferromq_proto::PeerInfo) {
-        let waker = self.waker_for(token);
+        let Some(shared) = self.shared_engine(token) else {
+            return;
+        };
+        let waker = self.waker_for(token, &shared, shared.lock().socket.socket_type);
         let Some(Some(Entry::Engine { engine, origin })) = self.entries.get_mut(token_index(token))
         else {
             return;
         };
+        let mut engine = engine.lock();
         let routing_id = peer.identity();
         let properties = Self::peer_properties(&peer, &engine.stream);
         let peer_address = engine.peer_address();
+        let endpoint = engine.endpoint.clone();
         let counters = engine
             .peer_counters
-            .get_or_insert_with(|| PeerShared::new(&*engine.endpoint));
+            .get_or_insert_with(|| PeerShared::new(&*endpoint));
         *counters.address.lock().unwrap_or_else(|e| e.into_inner()) = peer_address.clone();
         counters.set_connected(true);
         engine.socket.monitor.emit(
@@ -973,7 +1075,11 @@ impl Reactor {
                 options, pipe_id, ..
             } => {
                 *pipe_id = Some(Self::attach_new_pipes(
-                    engine, options, waker, routing_id, properties,
+                    &mut engine,
+                    options,
+                    waker,
+                    routing_id,
+                    properties,
                 ));
             }
             Origin::Connected { connecter, pipe_id } => {
@@ -986,7 +1092,11 @@ impl Reactor {
                     if engine.pipes.is_none() {
                         // IMMEDIATE: only now does the socket see a peer.
                         *pipe_id = Some(Self::attach_new_pipes(
-                            engine, &c.options, waker, routing_id, properties,
+                            &mut engine,
+                            &c.options,
+                            waker,
+                            routing_id,
+                            properties,
                         ));
                     } else {
                         engine.socket.mailbox.send(SocketCmd::PeerReady {
@@ -1000,9 +1110,10 @@ impl Reactor {
                 }
             }
         }
-        if engine.heartbeat_ivl > 0 {
-            let at = Instant::now() + Duration::from_millis(engine.heartbeat_ivl);
-            let serial = engine.serial;
+        let (heartbeat_ivl, serial) = (engine.heartbeat_ivl, engine.serial);
+        drop(engine);
+        if heartbeat_ivl > 0 {
+            let at = Instant::now() + Duration::from_millis(heartbeat_ivl);
             self.add_timer(at, Timer::Heartbeat(token, serial));
         }
     }
@@ -1011,10 +1122,10 @@ impl Reactor {
     /// context, or answers it at once when there is none (libzmq then lets
     /// the peer in, unless ZAP_ENFORCE_DOMAIN; its PLAIN server refuses).
     fn start_zap(&mut self, token: Token, request: ferromq_proto::ZapRequest) {
-        let Some(Some(Entry::Engine { engine, .. })) = self.entries.get_mut(token_index(token))
-        else {
+        let Some(shared) = self.shared_engine(token) else {
             return;
         };
+        let mut engine = shared.lock();
         let ctx = engine.socket.ctx.upgrade();
         let handler = ctx.as_ref().is_some_and(|c| {
             let name = ferromq_proto::ZAP_ENDPOINT.trim_start_matches("inproc://");
@@ -1029,12 +1140,14 @@ impl Reactor {
                 } else {
                     engine.zap_reply(ferromq_proto::ZapReply::no_handler())
                 };
+                drop(engine);
                 return match verdict {
                     Ok(()) => self.service(token),
                     Err(why) => self.close_engine(token, why),
                 };
             }
         };
+        drop(engine);
         let Ok((socket, fd)) = sent else {
             // The handler went away (or the context is ending): as libzmq
             // when its ZAP request cannot be sent, drop the connection.
@@ -1055,9 +1168,7 @@ impl Reactor {
             serial,
         });
         debug_assert_eq!(got, zap_token);
-        if let Some(Some(Entry::Engine { engine, .. })) = self.entries.get_mut(token_index(token)) {
-            engine.zap_token = Some(zap_token);
-        }
+        shared.lock().zap_token = Some(zap_token);
         // The reply may be there already.
         self.zap_ready(zap_token);
     }
@@ -1091,7 +1202,7 @@ impl Reactor {
         let Some(Entry::Zap { engine, serial, .. }) = self.take_zap(zap_token) else {
             return;
         };
-        let Some(e) = self.engine_mut(engine, serial) else {
+        let Some(mut e) = self.lock_engine(engine, serial) else {
             return;
         };
         e.zap_token = None;
@@ -1102,6 +1213,7 @@ impl Reactor {
             Ok(reply) => e.zap_reply(reply),
             Err(err) => Err(Closed::Protocol(err)),
         };
+        drop(e);
         match verdict {
             Ok(()) => self.service(engine),
             Err(why) => self.close_engine(engine, why),
@@ -1161,9 +1273,12 @@ impl Reactor {
     }
 
     fn close_engine(&mut self, token: Token, why: Closed) {
-        let Some(Entry::Engine { mut engine, origin }) = self.remove(token) else {
+        let Some(Entry::Engine { engine, origin }) = self.remove(token) else {
             return;
         };
+        // Out of the table, so no other lock of it can come from here; a
+        // socket thread writing through it holds it briefly.
+        let mut engine = engine.lock();
         if let Some(zap) = engine.zap_token.take() {
             self.drop_zap(zap);
         }
