@@ -12,6 +12,7 @@ per_transport!(
     req_rep_carry_messages_larger_than_the_kernel_buffers,
     rep_serves_on_after_clients_vanish_unanswered,
     rep_answers_a_pipelining_dealer_through_a_small_hwm,
+    push_pull_deliver_frames_of_changing_sizes_whole,
     dealer_router_identities_and_mandatory,
     pub_sub_filters_by_prefix_with_counted_subscriptions,
     pub_drops_for_a_full_subscriber_while_others_receive,
@@ -155,6 +156,55 @@ fn rep_answers_a_pipelining_dealer_through_a_small_hwm(tr: Transport) {
         answered += 1;
     }
     server.join().unwrap();
+}
+
+/// Frames whose sizes jump between a few octets and megabytes, around the
+/// sizes where a connection starts and stops reading large frames straight
+/// into its own buffer (32 KiB) and where a read is capped (1 MiB), as
+/// single frames and within multipart messages.
+fn push_pull_deliver_frames_of_changing_sizes_whole(tr: Transport) {
+    const SIZES: [usize; 12] = [
+        10,
+        (32 << 10) - 1,
+        32 << 10,
+        64 << 10,
+        3,
+        1 << 20,
+        (1 << 20) + 17,
+        0,
+        (2 << 20) + 5,
+        40 << 10,
+        255,
+        64 << 10,
+    ];
+    let body = |round: usize, size: usize| -> Vec<u8> {
+        (0..size).map(|i| (i * 7 + round * 13) as u8).collect()
+    };
+    let ctx = Context::new();
+    let (pull, ep) = bound_on(&ctx, tr, SocketType::Pull);
+    let pull = with_timeout(pull);
+    let push = connected(&ctx, SocketType::Push, &ep);
+    for round in 0..2 {
+        for (i, &size) in SIZES.iter().enumerate() {
+            push.send(body(round + i, size), 0).unwrap();
+        }
+        let parts: Vec<Vec<u8>> = SIZES.iter().map(|&size| body(round, size)).collect();
+        push.send_multipart(parts.clone(), 0).unwrap();
+        for (i, &size) in SIZES.iter().enumerate() {
+            let got = pull.recv(0).unwrap();
+            assert_eq!(got.len(), size, "round {round}, frame {i}: size");
+            assert!(
+                *got == body(round + i, size)[..],
+                "round {round}, frame {i}"
+            );
+            assert!(!got.more());
+        }
+        let got = pull.recv_multipart(0).unwrap();
+        assert_eq!(got.len(), parts.len(), "round {round}: parts");
+        for (i, (got, sent)) in got.iter().zip(&parts).enumerate() {
+            assert!(got == sent, "round {round}, part {i} changed");
+        }
+    }
 }
 
 fn dealer_router_identities_and_mandatory(tr: Transport) {

@@ -149,6 +149,17 @@ impl Connection {
         }
     }
 
+    /// Octets of the frame being received still to arrive, once its header
+    /// is in; 0 between frames and during the greeting. Unlike
+    /// [`read_hint`](Connection::read_hint), this is exact: a caller that
+    /// made room for a whole frame can read the rest into that room.
+    pub fn frame_missing(&self) -> usize {
+        match &self.state {
+            State::Greeting(_) => 0,
+            _ => self.decoder.body_missing(self.input.len()),
+        }
+    }
+
     /// Bytes waiting to be sent.
     pub fn output(&mut self) -> &mut OutBuf {
         &mut self.output

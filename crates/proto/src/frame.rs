@@ -213,6 +213,15 @@ impl FrameDecoder {
         needed.clamp(1, MAX_READ_CHUNK)
     }
 
+    /// Octets of the frame in progress still to arrive, once its header has
+    /// been decoded; 0 between frames.
+    pub fn body_missing(&self, buffered: usize) -> usize {
+        match self.state {
+            DecodeState::Header => 0,
+            DecodeState::Body { len, .. } => len.saturating_sub(buffered),
+        }
+    }
+
     /// Decodes the next frame from the front of `src`, consuming its bytes.
     /// Returns `Ok(None)` when `src` does not yet hold a whole frame.
     #[inline]

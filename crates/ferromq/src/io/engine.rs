@@ -11,7 +11,7 @@ use crate::stats::PeerShared;
 use ferromq_proto::{
     Command, Connection, ConnectionOptions, CurveClient, CurveKeyPair, CurveServer, Event,
     LocalProperties, Mechanism, NullMechanism, PeerInfo, PlainClient, PlainServer, SocketType,
-    ZapContext, ZapReply, ZapRequest, ZERO_COPY_THRESHOLD,
+    ZapContext, ZapReply, ZapRequest, MAX_READ_CHUNK, ZERO_COPY_THRESHOLD,
 };
 use std::io::{IoSlice, Read, Write};
 use std::sync::atomic::Ordering;
@@ -23,6 +23,9 @@ const OUTPUT_BATCH: usize = 256 * 1024;
 /// Messages shorter than this are copied straight out of the read buffer
 /// (short frames only, whose size fits the one-byte header).
 const SMALL_MESSAGE: usize = 256;
+/// A frame body at least this large makes the next reads go straight into
+/// the connection's buffer (see `Engine::large_reads`).
+const LARGE_FRAME: usize = 32 * 1024;
 /// Work done per wake-up before yielding to other engines.
 const ROUNDS_PER_SERVICE: usize = 16;
 
@@ -101,6 +104,14 @@ pub(crate) struct Engine {
     pub(crate) zap_enforce: bool,
     /// Why a write-through failed, for the reactor's next service.
     failed: Option<Closed>,
+    /// The room to make for each read while large frames arrive (the last
+    /// one's size, at most a read chunk), or 0. Their reads then go
+    /// straight into the connection's buffer, with room for a whole frame
+    /// like the last: through the scratch buffer, every octet of a 64 KiB
+    /// frame was copied once more, and the buffer's growth to the frame's
+    /// size copied the first read's octets again. Small frames go back to
+    /// the scratch buffer, so an idle connection keeps no large buffer.
+    large_reads: usize,
 }
 
 /// The security mechanism the socket's options ask for, in its role.
@@ -211,6 +222,7 @@ impl Engine {
             zap_token: None,
             zap_enforce: options.security.zap_enforce_domain,
             failed: None,
+            large_reads: 0,
         }
     }
 
@@ -330,8 +342,17 @@ impl Engine {
     }
 
     fn read_some(&mut self, scratch: &mut [u8]) -> Result<bool, Closed> {
-        let hint = self.conn.read_hint();
-        let (read, asked) = if hint > scratch.len() {
+        let hint = if self.large_reads > 0 {
+            // The rest of the frame in progress (room for it was made with
+            // its first read), or room for a next frame like the last.
+            match self.conn.frame_missing() {
+                0 => self.large_reads,
+                missing => missing.min(MAX_READ_CHUNK),
+            }
+        } else {
+            self.conn.read_hint()
+        };
+        let (read, asked) = if hint > scratch.len() || self.large_reads > 0 {
             (self.read_large(hint), hint)
         } else {
             // Reads go through the I/O thread's one scratch buffer, so an
@@ -406,11 +427,13 @@ impl Engine {
                 if let Some(pipes) = &mut self.pipes {
                     let mid_message = &mut self.mid_message_in;
                     let blocked = &mut self.input_blocked;
+                    let large_reads = &mut self.large_reads;
                     let taken = self.conn.take_small_messages(SMALL_MESSAGE, |body, more| {
                         if !*mid_message && !pipes.to_socket.check_write() {
                             *blocked = true;
                             return false;
                         }
+                        *large_reads = 0;
                         pipes
                             .to_socket
                             .write(Msg::copy_from_slice(body).with_more(more));
@@ -447,6 +470,13 @@ impl Engine {
                 }
                 Event::Message(frame) => {
                     let more = frame.kind.more();
+                    let len = frame.body.len();
+                    self.large_reads = if len >= LARGE_FRAME {
+                        // Room for the header as well.
+                        (len + 16).min(MAX_READ_CHUNK)
+                    } else {
+                        0
+                    };
                     // A small body gets its own allocation: left as a slice
                     // of the read buffer, its drop in the application thread
                     // would bounce that buffer's refcount between threads on
