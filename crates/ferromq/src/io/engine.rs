@@ -11,7 +11,7 @@ use crate::stats::PeerShared;
 use ferromq_proto::{
     Command, Connection, ConnectionOptions, CurveClient, CurveKeyPair, CurveServer, Event,
     LocalProperties, Mechanism, NullMechanism, PeerInfo, PlainClient, PlainServer, SocketType,
-    ZapContext, ZapReply, ZapRequest, MAX_READ_CHUNK, ZERO_COPY_THRESHOLD,
+    ZapContext, ZapReply, ZapRequest, MAX_HEADER_LEN, MAX_READ_CHUNK, ZERO_COPY_THRESHOLD,
 };
 use std::io::{IoSlice, Read, Write};
 use std::sync::atomic::Ordering;
@@ -26,6 +26,10 @@ const SMALL_MESSAGE: usize = 256;
 /// A frame body at least this large makes the next reads go straight into
 /// the connection's buffer (see `Engine::large_reads`).
 const LARGE_FRAME: usize = 32 * 1024;
+/// The most room made for a next large frame before it has arrived. The
+/// frame it is sized on did arrive whole (a peer cannot make us reserve
+/// what it has not sent); a larger one grows the buffer as it comes.
+const LARGE_READ_CAP: usize = 4 * MAX_READ_CHUNK;
 /// Work done per wake-up before yielding to other engines.
 const ROUNDS_PER_SERVICE: usize = 16;
 
@@ -105,7 +109,7 @@ pub(crate) struct Engine {
     /// Why a write-through failed, for the reactor's next service.
     failed: Option<Closed>,
     /// The room to make for each read while large frames arrive (the last
-    /// one's size, at most a read chunk), or 0. Their reads then go
+    /// one's size with its header, at most `LARGE_READ_CAP`), or 0. Their reads then go
     /// straight into the connection's buffer, with room for a whole frame
     /// like the last: through the scratch buffer, every octet of a 64 KiB
     /// frame was copied once more, and the buffer's growth to the frame's
@@ -472,8 +476,9 @@ impl Engine {
                     let more = frame.kind.more();
                     let len = frame.body.len();
                     self.large_reads = if len >= LARGE_FRAME {
-                        // Room for the header as well.
-                        (len + 16).min(MAX_READ_CHUNK)
+                        // Room for the header too: a frame that overflowed
+                        // the room by its header moved the whole frame.
+                        (len + MAX_HEADER_LEN).min(LARGE_READ_CAP)
                     } else {
                         0
                     };
