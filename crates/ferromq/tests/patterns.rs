@@ -160,10 +160,11 @@ fn rep_answers_a_pipelining_dealer_through_a_small_hwm(tr: Transport) {
 
 /// Frames whose sizes jump between a few octets and megabytes, around the
 /// sizes where a connection starts and stops reading large frames straight
-/// into its own buffer (32 KiB) and where a read is capped (1 MiB), as
-/// single frames and within multipart messages.
+/// into its own buffer (32 KiB), where a read is capped (1 MiB) and past
+/// the most room made ahead for a frame (4 MiB), as single frames and
+/// within multipart messages.
 fn push_pull_deliver_frames_of_changing_sizes_whole(tr: Transport) {
-    const SIZES: [usize; 12] = [
+    const SIZES: [usize; 13] = [
         10,
         (32 << 10) - 1,
         32 << 10,
@@ -173,6 +174,7 @@ fn push_pull_deliver_frames_of_changing_sizes_whole(tr: Transport) {
         (1 << 20) + 17,
         0,
         (2 << 20) + 5,
+        (4 << 20) + 3,
         40 << 10,
         255,
         64 << 10,

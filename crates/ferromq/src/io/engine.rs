@@ -109,12 +109,13 @@ pub(crate) struct Engine {
     /// Why a write-through failed, for the reactor's next service.
     failed: Option<Closed>,
     /// The room to make for each read while large frames arrive (the last
-    /// one's size with its header, at most `LARGE_READ_CAP`), or 0. Their reads then go
-    /// straight into the connection's buffer, with room for a whole frame
-    /// like the last: through the scratch buffer, every octet of a 64 KiB
-    /// frame was copied once more, and the buffer's growth to the frame's
-    /// size copied the first read's octets again. Small frames go back to
-    /// the scratch buffer, so an idle connection keeps no large buffer.
+    /// one's size with its header, at most `LARGE_READ_CAP`), or 0. Their
+    /// reads then go straight into the connection's buffer, with room for
+    /// a whole frame like the last: through the scratch buffer, every octet
+    /// of a 64 KiB frame was copied once more, and the buffer's growth to
+    /// the frame's size copied the first read's octets again. Small frames
+    /// go back to the scratch buffer, so an idle connection keeps no large
+    /// buffer.
     large_reads: usize,
 }
 
