@@ -439,9 +439,7 @@ impl Engine {
                             return false;
                         }
                         *large_reads = 0;
-                        pipes
-                            .to_socket
-                            .write(Msg::copy_from_slice(body).with_more(more));
+                        pipes.to_socket.write(Msg::copy_with_more(body, more));
                         *mid_message = more;
                         true
                     });
