@@ -192,6 +192,7 @@ impl AsyncSocket {
     }
 
     /// Polls for one frame (see [`recv`](AsyncSocket::recv)).
+    #[inline]
     pub fn poll_recv(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Msg>> {
         self.poll_op(cx, Dir::Recv, |s| s.recv(DONTWAIT))
     }
@@ -256,6 +257,7 @@ pub struct RecvFrame<'a> {
 impl Future for RecvFrame<'_> {
     type Output = Result<Msg>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<Msg>> {
         self.get_mut().socket.poll_recv(cx)
     }
