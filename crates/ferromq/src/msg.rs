@@ -105,7 +105,7 @@ impl Inline {
     }
 }
 
-/// Filling an [`Inline`] with whole-piece stores (see [`Inline::new`]).
+/// Filling an [`Inline`] with whole-piece stores (see [`Inline::fill`]).
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod wide {
@@ -122,9 +122,10 @@ mod wide {
     /// are all zero.
     ///
     /// Up to 16 bytes go in one vector store. Longer bodies are copied by
-    /// `memcpy`, whose stores for them are 16 or 32 bytes wide (a 64-byte
-    /// frame was measured slower built piece by piece here). The last 8
-    /// bytes are always one store: that piece holds the length and flags.
+    /// `memcpy`, whose stores for them are 16 or 32 bytes wide, though not
+    /// always where the moves read (a 64-byte frame, which they fit, was
+    /// measured slower built piece by piece here). The last 8 bytes are
+    /// always one store: that piece holds the length and flags.
     #[inline(always)]
     pub(super) fn fill(inline: &mut Inline, data: &[u8], len_plus_one: NonZeroU8, flags: Flags) {
         let (head, tail_data) = data.split_at(data.len().min(TAIL_AT));
@@ -166,7 +167,7 @@ mod wide {
     /// Up to 8 bytes as a little-endian word, zero-padded, reading no
     /// byte outside `bytes`.
     #[inline(always)]
-    pub(super) fn word(bytes: &[u8]) -> u64 {
+    fn word(bytes: &[u8]) -> u64 {
         let n = bytes.len();
         if n == 8 {
             u64::from_le_bytes([
@@ -194,8 +195,8 @@ enum Body {
     /// one field and not padding: a move of the frame then copies them as
     /// whole 8-byte pieces. With a 1-byte field there, the compiler moved
     /// bytes 32..48 in five pieces (1, 8, 4, 2 and 1 bytes) that straddled
-    /// the 16-byte store building the frame had made, and perf put most
-    /// of an async send's own time on the wait that straddling costs.
+    /// the 16-byte store building the frame had made, and perf put a fifth
+    /// of an async sending loop's own samples on the wait that costs.
     Shared {
         bytes: Bytes,
         flags: u64,
