@@ -48,11 +48,6 @@ impl Wake for TaskSlot {
 }
 
 /// An attempt's outcome as a poll result; None if it would block.
-///
-/// `Ok` is rebuilt rather than passed on: passed on whole, the error's
-/// bytes were copied along with it (undefined for `Ok`, but written), in
-/// 8-byte stores that the caller's 16-byte read of the result then waited
-/// on; perf put that wait at most of an async send's own time.
 #[inline(always)]
 fn ready<T>(outcome: Result<T>) -> Option<Poll<Result<T>>> {
     match outcome {
