@@ -279,7 +279,11 @@ pub struct SendFrame<'a> {
 impl Future for SendFrame<'_> {
     type Output = Result<()>;
 
-    #[inline]
+    // Always inlined into the awaiting state machine: called, it returned
+    // its result through memory, written in 8-byte stores that the
+    // caller's 16-byte read then waited on (perf: close to half the
+    // sending loop's own samples; callgrind: 26 instructions per message).
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<()>> {
         let SendFrame {
             socket,
