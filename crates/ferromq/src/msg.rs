@@ -479,6 +479,7 @@ impl From<Vec<u8>> for Msg {
 }
 
 impl From<&[u8]> for Msg {
+    #[inline]
     fn from(s: &[u8]) -> Msg {
         Msg::copy_from_slice(s)
     }
@@ -491,6 +492,7 @@ impl<const N: usize> From<&[u8; N]> for Msg {
 }
 
 impl From<&str> for Msg {
+    #[inline]
     fn from(s: &str) -> Msg {
         Msg::copy_from_slice(s.as_bytes())
     }

@@ -709,7 +709,7 @@ impl QueueWriter {
     /// Queues one frame. The caller checked [`check_write`] at the start of
     /// the message; frames after the first are always accepted. Nothing is
     /// visible to the reader before [`flush`](PipeWriter::flush).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn write(&mut self, msg: Msg) {
         self.mid_message = msg.more();
         if self.mid_message {
