@@ -486,12 +486,11 @@ impl Engine {
                     // would bounce that buffer's refcount between threads on
                     // every message (and pin 64 KiB for a few bytes). A body
                     // that already has one (decrypted by CURVE) is kept.
-                    let msg = if frame.body.len() < ZERO_COPY_THRESHOLD && !frame.body.is_unique() {
-                        Msg::copy_from_slice(&frame.body)
+                    if frame.body.len() < ZERO_COPY_THRESHOLD && !frame.body.is_unique() {
+                        Msg::copy_with_more(&frame.body, more)
                     } else {
-                        Msg::from(frame.body)
-                    };
-                    msg.with_more(more)
+                        Msg::from(frame.body).with_more(more)
+                    }
                 }
                 Event::Subscribe(topic) => Msg::subscription(&topic, true),
                 Event::Cancel(topic) => Msg::subscription(&topic, false),
